@@ -1,0 +1,1 @@
+"""The FastAPI service: thin routes over ``nas`` under ``/api/v1``."""

@@ -1,0 +1,88 @@
+"""The ``nas`` command line (typer): ``nas serve``, ``nas spaces``; more commands come with later work."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+import searchspaces
+from nas import __version__
+from nas.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(
+    name="nas",
+    help="Hardware-aware neural architecture search: spaces, proxies, device latency, searches.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Hardware-aware NAS service and tools."""
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default NAS_HOST).")] = None,
+    port: Annotated[
+        Optional[int], typer.Option(min=1, max=65535, help="Port (default NAS_PORT, 8000).")
+    ] = None,
+) -> None:
+    """Start the REST service and dashboard (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    # The app is named by its import string so that `nas` itself never imports `api`.
+    uvicorn.run(
+        "api.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command()
+def spaces(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the search spaces with their sizes."""
+    rows = [searchspaces.get(name).describe() for name in searchspaces.names()]
+    if as_json:
+        for row in rows:
+            row.pop("choices")
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'space':<14}{'size':>12}  {'resolutions':<24}{'block keys':>11}  reference")
+    for row in rows:
+        resolutions = ",".join(str(r) for r in row["resolutions"])
+        if len(resolutions) > 22:
+            resolutions = f"{row['resolutions'][0]}..{row['resolutions'][-1]}"
+        typer.echo(
+            f"{row['name']:<14}{row['size']:>12.3g}  {resolutions:<24}{row['num_block_keys']:>11}"
+            f"  {row['reference']}"
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,51 @@
+"""The REST routes of the foundation: health and spaces."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+import searchspaces
+from api.main import app
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_health(client):
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_spaces_lists_every_registered_space_with_its_size(client):
+    response = client.get("/api/v1/spaces")
+    assert response.status_code == 200
+    body = {row["name"]: row for row in response.json()}
+    assert sorted(body) == searchspaces.names()
+    for name, row in body.items():
+        assert row["size"] == searchspaces.get(name).size()
+        assert row["num_block_keys"] == len(searchspaces.get(name).all_blocks())
+
+
+def test_one_space_has_its_choices_and_an_example(client):
+    response = client.get("/api/v1/spaces/mobilenetv3")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["choices"]["kernel"] == [3, 5, 7]
+    assert searchspaces.get("mobilenetv3").decode(body["choices"]["example"])
+
+
+def test_unknown_space_is_a_404_that_names_it(client):
+    response = client.get("/api/v1/spaces/resnet50")
+    assert response.status_code == 404
+    assert "resnet50" in response.json()["detail"]
+    assert "mobilenetv3" in response.json()["detail"]
+
+
+def test_openapi_document_lists_the_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/v1/health", "/api/v1/spaces", "/api/v1/spaces/{space}"} <= set(paths)

@@ -1,0 +1,79 @@
+"""The installed ``nas`` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+NAS = str(Path(sys.executable).with_name("nas"))
+
+
+def run_nas(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([NAS, *args], capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_spaces_json_lists_the_four_spaces_with_sizes():
+    result = run_nas("spaces", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"shufflenetv2", "mobilenetv3", "metaformer", "nasbench201"}
+    assert rows["nasbench201"]["size"] == 15625
+    assert rows["shufflenetv2"]["size"] == 40**20
+    assert all(row["size"] > 1000 for row in rows.values())
+
+
+def test_spaces_table_names_every_space():
+    result = run_nas("spaces")
+    assert result.returncode == 0, result.stderr
+    for name in ("shufflenetv2", "mobilenetv3", "metaformer", "nasbench201"):
+        assert name in result.stdout
+
+
+def test_bad_flag_is_a_clear_error_not_a_traceback():
+    result = run_nas("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_setting_names_the_variable():
+    result = run_nas("serve", env={**os.environ, "NAS_PORT": "not-a-port"})
+    assert result.returncode != 0
+    assert "port" in (result.stderr + result.stdout).lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_answers_health_on_loopback():
+    port = free_port()
+    process = subprocess.Popen(
+        [NAS, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"nas serve did not answer: {process.stdout.read()}")
+                time.sleep(0.3)
+        assert body["status"] == "ok"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
