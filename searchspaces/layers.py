@@ -68,12 +68,9 @@ def channel_shuffle(x: torch.Tensor, groups: int = 2) -> torch.Tensor:
     return x.reshape(batch, channels, height, width)
 
 
-class ClassifierHead(nn.Module):
-    """Global average pooling -> flatten -> linear, the head most spaces end with."""
-
-    def __init__(self, in_ch: int, num_classes: int) -> None:
-        super().__init__()
-        self.fc = nn.Linear(in_ch, num_classes)
+class GlobalAvgPool(nn.Module):
+    """Global average pooling to (N, C). Every head pools through this module, so proxies that need
+    the pre-pooling features (Zen-score) find them as its input, whatever the space."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean((2, 3)))
+        return x.mean((2, 3))

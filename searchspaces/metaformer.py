@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from searchspaces.base import SearchSpace, block_key, parse_block_key, parse_shape
+from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
 MIXERS = ("identity", "pool", "sepconv", "attention")
@@ -188,10 +189,11 @@ class Head(nn.Module):
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.norm = nn.GroupNorm(1, channels)
+        self.pool = GlobalAvgPool()
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.norm(x).mean((2, 3)))
+        return self.fc(self.pool(self.norm(x)))
 
 
 class MetaFormerNetwork(nn.Sequential):

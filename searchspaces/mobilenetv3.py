@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from searchspaces.base import SearchSpace, block_key, conv_out, parse_block_key, parse_shape
-from searchspaces.layers import ConvBNAct, SqueezeExcite, activation, make_divisible
+from searchspaces.layers import ConvBNAct, GlobalAvgPool, SqueezeExcite, activation, make_divisible
 from searchspaces.registry import register
 
 STEM_CHANNELS = 16
@@ -92,12 +92,13 @@ class Head(nn.Module):
     def __init__(self, in_ch: int, num_classes: int) -> None:
         super().__init__()
         self.final_expand = ConvBNAct(in_ch, FINAL_EXPAND, 1, act="hswish")
+        self.pool = GlobalAvgPool()
         self.feature_mix = nn.Sequential(nn.Linear(FINAL_EXPAND, FEATURE_MIX), activation("hswish"))
         self.dropout = nn.Dropout(0.2)
         self.classifier = nn.Linear(FEATURE_MIX, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.final_expand(x).mean((2, 3))
+        x = self.pool(self.final_expand(x))
         return self.classifier(self.dropout(self.feature_mix(x)))
 
 

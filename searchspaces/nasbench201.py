@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from searchspaces.base import SearchSpace, block_key, parse_block_key, parse_shape
+from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -104,10 +105,11 @@ class Head(nn.Module):
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.pool = GlobalAvgPool()
         self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.lastact(x).mean((2, 3)))
+        return self.classifier(self.pool(self.lastact(x)))
 
 
 def make_stem() -> nn.Sequential:

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from searchspaces.base import SearchSpace, block_key, conv_out, parse_block_key, parse_shape
-from searchspaces.layers import ConvBNAct
+from searchspaces.layers import ConvBNAct, GlobalAvgPool
 from searchspaces.registry import register
 
 OPS = ("shuf_k3", "shuf_k5", "shuf_k7", "xcp_k3")
@@ -121,11 +121,12 @@ class Head(nn.Module):
     def __init__(self, in_ch: int, channels: int, num_classes: int) -> None:
         super().__init__()
         self.conv = ConvBNAct(in_ch, channels, 1)
+        self.pool = GlobalAvgPool()
         self.dropout = nn.Dropout(DROPOUT)
         self.classifier = nn.Linear(channels, num_classes, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.conv(x).mean((2, 3))))
+        return self.classifier(self.dropout(self.pool(self.conv(x))))
 
 
 def make_block(kind: str, channels: int, fields: dict[str, int]) -> nn.Module:

@@ -157,3 +157,12 @@ def test_out_of_space_json_names_the_field(space):
     with pytest.raises(ValueError) as info:
         space.from_json(data)
     assert field in str(info.value)
+
+
+def test_every_network_pools_through_one_global_pool(space):
+    """Proxies that need pre-pooling features (Zen-score) rely on exactly one GlobalAvgPool."""
+    from searchspaces.layers import GlobalAvgPool
+
+    for arch in samples(space, 3):
+        pools = [m for m in space.build(arch).modules() if isinstance(m, GlobalAvgPool)]
+        assert len(pools) == 1
