@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from api.routes import health, spaces
+from api.routes import health, proxies, spaces
 from nas import __version__
 
 
@@ -14,6 +14,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(spaces.router, prefix="/api/v1")
+    app.include_router(proxies.router, prefix="/api/v1")
     return app
 
 

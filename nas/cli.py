@@ -84,5 +84,23 @@ def spaces(
         )
 
 
+@app.command("proxies")
+def list_proxies(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the zero-cost proxies and what each needs."""
+    import nas.proxies
+
+    rows = [nas.proxies.get(name).describe() for name in nas.proxies.names()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'proxy':<11}{'labels':<8}{'data':<6}description")
+    for row in rows:
+        labels = "yes" if row["needs_labels"] else "no"
+        data = "yes" if row["needs_data"] else "no"
+        typer.echo(f"{row['name']:<11}{labels:<8}{data:<6}{row['description']}")
+
+
 if __name__ == "__main__":
     app()

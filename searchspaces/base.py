@@ -80,6 +80,8 @@ class SearchSpace(ABC):
     reference: str = ""
     default_num_classes: int = 1000
     resolutions: tuple[int, ...] = (224,)
+    # Published networks written in the space: {name: canonical string}.
+    published: dict[str, str] = {}
 
     # -- encodings -------------------------------------------------------------------------------
     @abstractmethod
@@ -153,6 +155,7 @@ class SearchSpace(ABC):
             "resolutions": list(self.resolutions),
             "default_num_classes": self.default_num_classes,
             "num_block_keys": len(self.all_blocks()),
+            "published": dict(self.published),
             "choices": self.choices(),
         }
 

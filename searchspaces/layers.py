@@ -44,6 +44,14 @@ class ConvBNAct(nn.Sequential):
         super().__init__(*layers)
 
 
+class HardSigmoid(nn.Module):
+    """relu6(x + 3) / 6, as MobileNetV3 and OFA write it. Equal to ``nn.Hardsigmoid``, but twice
+    differentiable in PyTorch (GraSP's double backprop needs that)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.relu6(x + 3.0) / 6.0
+
+
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation with a hard-sigmoid gate, as in MobileNetV3 (reduction 4, divisor 8)."""
 
@@ -51,9 +59,10 @@ class SqueezeExcite(nn.Module):
         super().__init__()
         mid = make_divisible(channels / reduction, 8)
         self.reduce = nn.Conv2d(channels, mid, 1)
-        self.act = nn.ReLU(inplace=True)
+        # Not in place: the gate's inputs are conv outputs, which gradient hooks (fisher) read.
+        self.act = nn.ReLU()
         self.expand = nn.Conv2d(mid, channels, 1)
-        self.gate = nn.Hardsigmoid(inplace=True)
+        self.gate = HardSigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = x.mean((2, 3), keepdim=True)

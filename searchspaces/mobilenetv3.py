@@ -108,6 +108,10 @@ class MobileNetV3Space(SearchSpace):
     reference = "Cai et al., Once-for-All, ICLR 2020; Howard et al., MobileNetV3, ICCV 2019"
     default_num_classes = 1000
     resolutions = RESOLUTIONS
+    published = {
+        "MobileNetV3-Large": "r224|ir_k3_e4,ir_k3_e3|ir_k5_e3,ir_k5_e3,ir_k5_e3|"
+        "ir_k3_e6,ir_k3_e3,ir_k3_e3,ir_k3_e3|ir_k3_e6,ir_k3_e6|ir_k5_e6,ir_k5_e6,ir_k5_e6",
+    }
 
     # -- encodings -------------------------------------------------------------------------------
     def encode(self, arch: MBV3Arch) -> str:

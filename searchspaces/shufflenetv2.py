@@ -173,6 +173,13 @@ class ShuffleNetV2Space(SearchSpace):
     reference = "Guo et al., Single Path One-Shot NAS with Uniform Sampling, ECCV 2020"
     default_num_classes = 1000
     resolutions = (RESOLUTION,)
+    # SPOS's released searched model (block and channel search), 328M MACs / 3.4M params
+    published = {
+        "SPOS-OneShot": "shuf_k3_m1.4,shuf_k3_m1.2,xcp_k3_m0.8,shuf_k5_m1.2|"
+        "shuf_k5_m0.6,shuf_k5_m1.4,shuf_k3_m0.8,shuf_k3_m1.0|"
+        "shuf_k7_m0.6,shuf_k3_m1.2,shuf_k7_m1.6,shuf_k5_m1.2,shuf_k5_m1.0,shuf_k3_m1.4,shuf_k7_m1.6,"
+        "shuf_k3_m1.0|shuf_k7_m1.0,shuf_k5_m1.2,xcp_k3_m1.0,shuf_k7_m0.8",
+    }
 
     # -- encodings -------------------------------------------------------------------------------
     def encode(self, arch: SPOSArch) -> str:

@@ -77,3 +77,10 @@ def test_serve_answers_health_on_loopback():
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_proxies_json_lists_every_proxy():
+    result = run_nas("proxies", "--json")
+    assert result.returncode == 0, result.stderr
+    names = [row["name"] for row in json.loads(result.stdout)]
+    assert {"synflow", "naswot", "zico", "zen", "params", "flops"} <= set(names)

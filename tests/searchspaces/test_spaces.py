@@ -166,3 +166,9 @@ def test_every_network_pools_through_one_global_pool(space):
     for arch in samples(space, 3):
         pools = [m for m in space.build(arch).modules() if isinstance(m, GlobalAvgPool)]
         assert len(pools) == 1
+
+
+def test_published_networks_are_members_of_the_space(space):
+    assert space.published, "every space names at least one published network"
+    for name, text in space.published.items():
+        assert space.encode(space.decode(text)) == text, name

@@ -49,3 +49,12 @@ def test_unknown_space_is_a_404_that_names_it(client):
 def test_openapi_document_lists_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/v1/health", "/api/v1/spaces", "/api/v1/spaces/{space}"} <= set(paths)
+
+
+def test_proxies_route_lists_every_proxy_and_its_needs(client):
+    response = client.get("/api/v1/proxies")
+    assert response.status_code == 200
+    rows = {row["name"]: row for row in response.json()}
+    assert set(rows) >= {"synflow", "snip", "grasp", "fisher", "grad_norm", "jacob_cov", "naswot",
+                         "zen", "zico", "params", "flops"}
+    assert rows["synflow"]["needs_data"] is False and rows["snip"]["needs_labels"] is True

@@ -1,0 +1,125 @@
+"""Zero-cost proxies against NAS-Bench-201's published accuracies.
+
+Samples cells of the `nasbench201` space with a fixed seed, scores each with every proxy on one batch
+of real CIFAR-10 images (the shipped sample), and prints the Spearman and Kendall correlation of each
+proxy with the benchmark's CIFAR-10, CIFAR-100 and ImageNet16-120 test accuracy (200 epochs, seed
+mean), next to the published |Spearman| on CIFAR-10.
+
+    .venv/bin/python bench/nb201_proxies.py [--cells 1000] [--workers 2]
+
+Ground truth: ../shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv (see its SOURCES.md), or
+--accuracy PATH. Per-cell scores are kept in bench/results/nb201_proxies.jsonl, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import multiprocessing as mp
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_ACCURACY = ROOT.parent / "shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv"
+# Abdelfattah et al., ICLR 2021 (Table 1, all 15,625 cells, CIFAR-10), and NAS-Bench-Suite-Zero
+# (Krishnakumar et al., NeurIPS 2022) for naswot, params and flops. |Spearman|.
+PUBLISHED = {"synflow": 0.74, "jacob_cov": 0.73, "snip": 0.60, "grad_norm": 0.59, "grasp": 0.51,
+             "fisher": 0.36, "naswot": 0.79, "params": 0.74, "flops": 0.71}
+DATASETS = (("cifar10", "CIFAR10TestAccuracy200Epochs"), ("cifar100", "CIFAR100TestAccuracy200Epochs"),
+            ("imagenet16", "ImageNetTestAccuracy200Epochs"))
+
+
+def load_accuracy(path: Path) -> dict[str, dict[str, float]]:
+    with open(path, newline="") as handle:
+        return {row["ArchitectureString"]: {name: float(row[col]) for name, col in DATASETS}
+                for row in csv.DictReader(handle)}
+
+
+def score_cells(args: tuple[list[str], int, int]) -> list[dict]:
+    arch_strings, batch, seed = args
+    import torch
+
+    import nas.proxies as proxies
+    import searchspaces
+
+    torch.set_num_threads(1)
+    space = searchspaces.get("nasbench201")
+    data = proxies.cifar10_data(batch, 32, seed=seed)
+    rows = []
+    for text in arch_strings:
+        arch = space.decode(text)
+        start = time.perf_counter()
+        scores = proxies.compute(lambda: space.build(arch, num_classes=10), data.inputs, data.targets,
+                                 proxies.names(), seed=seed)
+        rows.append({"arch": text, "scores": scores, "seconds": time.perf_counter() - start})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--accuracy", type=Path, default=DEFAULT_ACCURACY)
+    parser.add_argument("--results", type=Path, default=ROOT / "bench/results/nb201_proxies.jsonl")
+    args = parser.parse_args()
+    if not args.accuracy.exists():
+        parser.error(f"--accuracy: {args.accuracy} does not exist")
+
+    accuracy = load_accuracy(args.accuracy)
+    cells = random.Random(args.seed).sample(sorted(accuracy), args.cells)
+    done = {}
+    if args.results.exists():
+        for line in args.results.read_text().splitlines():
+            row = json.loads(line)
+            done[row["arch"]] = row
+    todo = [c for c in cells if c not in done]
+    print(f"{len(cells)} cells (seed {args.seed}), {len(done)} already scored, batch {args.batch} "
+          f"of real CIFAR-10 images, {args.workers} worker(s)", flush=True)
+    chunks = [(todo[i:i + 10], args.batch, args.seed) for i in range(0, len(todo), 10)]
+    start = time.perf_counter()
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with mp.get_context("spawn").Pool(args.workers) as pool, open(args.results, "a") as out:
+        for rows in pool.imap_unordered(score_cells, chunks):
+            for row in rows:
+                done[row["arch"]] = row
+                out.write(json.dumps(row) + "\n")
+            out.flush()
+            scored = sum(c in done for c in cells)
+            rate = (scored - (len(cells) - len(todo))) / (time.perf_counter() - start)
+            print(f"  {scored}/{len(cells)} cells, {rate:.2f} cells/s", flush=True)
+    report([done[c] for c in cells], accuracy)
+
+
+def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> None:
+    from nas.stats import kendall, spearman
+
+    names = list(rows[0]["scores"])
+    print(f"\nNAS-Bench-201, {len(rows)} cells, proxies on real CIFAR-10 images")
+    print(f"{'proxy':<10} {'published':>9} | " + " | ".join(f"{d:>10} rho {'tau':>5}" for d, _ in DATASETS))
+    for name in names:
+        scores = [r["scores"][name] for r in rows]
+        cols = []
+        for dataset, _ in DATASETS:
+            acc = [accuracy[r["arch"]][dataset] for r in rows]
+            cols.append(f"{spearman(scores, acc):>14.3f} {kendall(scores, acc):>5.3f}")
+        published = f"{PUBLISHED[name]:.2f}" if name in PUBLISHED else "-"
+        print(f"{name:<10} {published:>9} | " + " | ".join(cols))
+    seconds = [r["seconds"] for r in rows]
+    print(f"\nmean seconds per cell for the whole suite (1 thread): {sum(seconds) / len(seconds):.2f}")
+    floors = {n: sum(r["scores"][n] <= -1e29 for r in rows) for n in names}
+    print("cells at the floor (undefined score): "
+          + ", ".join(f"{n} {c}" for n, c in floors.items() if c) or "none")
+    if any(not math.isfinite(r["scores"][n]) for r in rows for n in names):
+        print("WARNING: non-finite scores present")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Small data shipped with the package (loaded with ``importlib.resources``, never downloaded)."""
