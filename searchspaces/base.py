@@ -141,9 +141,24 @@ class SearchSpace(ABC):
     ) -> set[str]:
         """Every block key the space can produce at the given resolutions (default: all)."""
 
-    @abstractmethod
     def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
         """The module a block key stands for and its input shape (C, H, W), for profiling."""
+        kind, fields = parse_block_key(key)
+        if "input" not in fields:
+            raise ValueError(f"block key {key!r} lacks field 'input'")
+        height, width, channels = parse_shape(fields.pop("input"))
+        try:
+            module = self.make_block(kind, channels, fields)
+        except KeyError as missing:
+            raise ValueError(f"block key {key!r} lacks field {missing}") from None
+        except ValueError as error:
+            raise ValueError(f"block key {key!r}: {error}") from None
+        return module, (channels, height, width)
+
+    @abstractmethod
+    def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
+        """The module for a block of ``kind`` with ``channels`` input channels and the key's other
+        fields (raw strings); ``ValueError`` for an unknown kind."""
 
     def describe(self) -> dict[str, Any]:
         """A summary of the space for listings: name, size, resolutions, reference and choices."""

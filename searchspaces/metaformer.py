@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, parse_block_key, parse_shape
+from searchspaces.base import SearchSpace, block_key
 from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
@@ -395,23 +395,16 @@ class MetaFormerSpace(SearchSpace):
             }
         return keys
 
-    def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
-        kind, fields = parse_block_key(key)
-        try:
-            height, width, channels = parse_shape(fields["input"])
-            if kind == "mf_stem":
-                module: nn.Module = make_stem(int(fields["out"]))
-            elif kind == "mf_down":
-                module = make_downsample(channels, int(fields["out"]))
-            elif kind == "mf_block":
-                module = MetaFormerBlock(channels, fields["mixer"], int(fields["mlp_ratio"]))
-            elif kind == "mf_head":
-                module = Head(channels, int(fields["classes"]))
-            else:
-                raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
-        except KeyError as missing:
-            raise ValueError(f"block key {key!r} lacks field {missing}") from None
-        return module, (channels, height, width)
+    def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
+        if kind == "mf_stem":
+            return make_stem(int(fields["out"]))
+        if kind == "mf_down":
+            return make_downsample(channels, int(fields["out"]))
+        if kind == "mf_block":
+            return MetaFormerBlock(channels, fields["mixer"], int(fields["mlp_ratio"]))
+        if kind == "mf_head":
+            return Head(channels, int(fields["classes"]))
+        raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
 
 
 register(MetaFormerSpace())

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, conv_out, parse_block_key, parse_shape
+from searchspaces.base import SearchSpace, block_key, conv_out
 from searchspaces.layers import ConvBNAct, GlobalAvgPool, SqueezeExcite, activation, make_divisible
 from searchspaces.registry import register
 
@@ -283,24 +283,17 @@ class MobileNetV3Space(SearchSpace):
                     keys.update(self.blocks(MBV3Arch(resolution, stages), num_classes))
         return keys
 
-    def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
-        kind, fields = parse_block_key(key)
-        try:
-            height, width, channels = parse_shape(fields["input"])
-            if kind == "mbv3_stem":
-                module: nn.Module = Stem()
-            elif kind == "mbv3_ir":
-                module = InvertedResidual(
-                    channels, int(fields["out"]), int(fields["k"]), int(fields["e"]),
-                    int(fields["s"]), fields["se"] == "1", fields["act"],
-                )
-            elif kind == "mbv3_head":
-                module = Head(channels, int(fields["classes"]))
-            else:
-                raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
-        except KeyError as missing:
-            raise ValueError(f"block key {key!r} lacks field {missing}") from None
-        return module, (channels, height, width)
+    def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
+        if kind == "mbv3_stem":
+            return Stem()
+        if kind == "mbv3_ir":
+            return InvertedResidual(
+                channels, int(fields["out"]), int(fields["k"]), int(fields["e"]),
+                int(fields["s"]), fields["se"] == "1", fields["act"],
+            )
+        if kind == "mbv3_head":
+            return Head(channels, int(fields["classes"]))
+        raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
 
 
 def _decode_layer(token: str, stage: int) -> Layer:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, parse_block_key, parse_shape
+from searchspaces.base import SearchSpace, block_key
 from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
@@ -269,25 +269,18 @@ class NASBench201Space(SearchSpace):
             keys.update(self.blocks((op,) * len(EDGES), num_classes))  # type: ignore[arg-type]
         return keys
 
-    def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
-        kind, fields = parse_block_key(key)
-        try:
-            height, width, channels = parse_shape(fields["input"])
-            if kind == "nb201_stem":
-                module: nn.Module = make_stem()
-            elif kind == "nb201_reduce":
-                module = ResNetBasicBlock(channels, int(fields["out"]))
-            elif kind == "nb201_edge":
-                module = make_op(fields["op"], channels)
-            elif kind == "nb201_nodesum":
-                module = NodeSums()
-            elif kind == "nb201_head":
-                module = Head(channels, int(fields["classes"]))
-            else:
-                raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
-        except KeyError as missing:
-            raise ValueError(f"block key {key!r} lacks field {missing}") from None
-        return module, (channels, height, width)
+    def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
+        if kind == "nb201_stem":
+            return make_stem()
+        if kind == "nb201_reduce":
+            return ResNetBasicBlock(channels, int(fields["out"]))
+        if kind == "nb201_edge":
+            return make_op(fields["op"], channels)
+        if kind == "nb201_nodesum":
+            return NodeSums()
+        if kind == "nb201_head":
+            return Head(channels, int(fields["classes"]))
+        raise ValueError(f"unknown block kind {kind!r} for space {self.name!r}")
 
 
 register(NASBench201Space())

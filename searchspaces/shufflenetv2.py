@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, conv_out, parse_block_key, parse_shape
+from searchspaces.base import SearchSpace, block_key, conv_out
 from searchspaces.layers import ConvBNAct, GlobalAvgPool
 from searchspaces.registry import register
 
@@ -322,20 +322,8 @@ class ShuffleNetV2Space(SearchSpace):
                 keys.update(self.blocks(((op, scale),) * NUM_BLOCKS, num_classes))
         return keys
 
-    def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
-        kind, raw = parse_block_key(key)
-        if "input" not in raw:
-            raise ValueError(f"block key {key!r} lacks field 'input'")
-        height, width, channels = parse_shape(raw.pop("input"))
-        try:
-            fields = {name: int(value) for name, value in raw.items()}
-        except ValueError:
-            raise ValueError(f"block key {key!r} has a non-integer field") from None
-        try:
-            module = make_block(kind, channels, fields)
-        except KeyError as missing:
-            raise ValueError(f"block key {key!r} lacks field {missing}") from None
-        return module, (channels, height, width)
+    def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
+        return make_block(kind, channels, {name: int(value) for name, value in fields.items()})
 
 
 register(ShuffleNetV2Space())

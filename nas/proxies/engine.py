@@ -111,16 +111,18 @@ def run_shared_pass(
                 # Linear outputs are small and may be activated in place (MobileNetV3's head), so
                 # keep a copy; conv outputs feed a norm or an out-of-place op in every space, and
                 # the version check below proves it.
+                # The closure holds ``act`` only, never ``output``: output -> hook -> output would be
+                # a cycle through autograd's C++ objects, which Python's GC cannot free.
                 is_linear = isinstance(module, nn.Linear)
                 act = output.detach().clone() if is_linear else output.detach()
-                version = output._version
+                version = act._version  # a detached view shares the version counter
 
                 def on_grad(grad):
                     if not recording["fisher"]:
                         return
-                    if not is_linear and output._version != version:
+                    if not is_linear and act._version != version:
                         raise RuntimeError(f"fisher: the output of {module} was modified in place")
-                    act_grad = act * grad
+                    act_grad = act * grad.detach()  # no graph: it would tie a cycle back here
                     if act_grad.dim() > 2:  # sum over space: (N, C, H, W) or tokens (N, L, C)
                         act_grad = act_grad.flatten(1, -2).sum(1) if is_linear else act_grad.flatten(2).sum(2)
                     per_channel = 0.5 * act_grad.pow(2).mean(0)

@@ -172,3 +172,12 @@ def test_published_networks_are_members_of_the_space(space):
     assert space.published, "every space names at least one published network"
     for name, text in space.published.items():
         assert space.encode(space.decode(text)) == text, name
+
+
+def test_malformed_block_keys_are_refused_with_the_key(space):
+    key = sorted(space.all_blocks())[0]
+    kind = key.split("-")[0]
+    for bad in (key.replace(kind, "nosuchblock", 1), kind + "-input:8x8x3", "nokind"):
+        with pytest.raises(ValueError) as info:
+            space.block_module(bad)
+        assert bad in str(info.value) or "nokind" in str(info.value)
