@@ -27,6 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_ACCURACY = ROOT.parent / "shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv"
+# NASLib's per-arch proxy scores for ~725 NB201 cells (the NAS-Bench-Suite-Zero precursor files).
+NASLIB_SCORES = ROOT.parent / "shared/zc_ground_truth/data/naslib_zc/zc_nasbench201.json"
+NASLIB_NAMES = {"synflow": "synflow", "snip": "snip", "grasp": "grasp", "fisher": "fisher",
+                "grad_norm": "grad_norm", "jacob_cov": "jacov", "naswot": "nwot", "params": "params",
+                "flops": "flops"}
+# NASLib writes a cell as a tuple of op codes in its own edge order (see the ground truth SOURCES.md)
+NASLIB_OPS = {0: "skip_connect", 1: "none", 2: "nor_conv_3x3", 3: "nor_conv_1x1", 4: "avg_pool_3x3"}
+NASLIB_EDGE = (0, 1, 3, 2, 4, 5)
 # Abdelfattah et al., ICLR 2021 (Table 1, all 15,625 cells, CIFAR-10), and NAS-Bench-Suite-Zero
 # (Krishnakumar et al., NeurIPS 2022) for naswot, params and flops. |Spearman|.
 PUBLISHED = {"synflow": 0.74, "jacob_cov": 0.73, "snip": 0.60, "grad_norm": 0.59, "grasp": 0.51,
@@ -119,6 +127,33 @@ def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> None:
           + ", ".join(f"{n} {c}" for n, c in floors.items() if c) or "none")
     if any(not math.isfinite(r["scores"][n]) for r in rows for n in names):
         print("WARNING: non-finite scores present")
+    compare_with_naslib(rows)
+
+
+def compare_with_naslib(rows: list[dict]) -> None:
+    """Rank agreement of our scores with NASLib's published per-cell scores, where cells overlap.
+    Their weights and data batch differ from ours, so agreement near 1 (not equality) is expected."""
+    import searchspaces
+    from nas.stats import spearman
+
+    if not NASLIB_SCORES.exists():
+        return
+    space = searchspaces.get("nasbench201")
+    theirs = {}
+    for key, value in json.loads(NASLIB_SCORES.read_text())["cifar10"].items():
+        ops = [None] * 6
+        for position, code in enumerate(json.loads(key.replace("(", "[").replace(")", "]"))):
+            ops[NASLIB_EDGE[position]] = NASLIB_OPS[code]
+        theirs[space.encode(tuple(ops))] = value
+    both = [r for r in rows if r["arch"] in theirs]
+    if len(both) < 5:
+        return
+    print(f"\nagreement with NASLib's per-cell scores on the {len(both)} cells both scored (Spearman):")
+    for ours, name in NASLIB_NAMES.items():
+        mine = [r["scores"][ours] for r in both]
+        published = [theirs[r["arch"]][name]["score"] if isinstance(theirs[r["arch"]][name], dict)
+                     else theirs[r["arch"]][name] for r in both]
+        print(f"  {ours:<10} {spearman(mine, published):.3f}")
 
 
 if __name__ == "__main__":

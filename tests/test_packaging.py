@@ -30,3 +30,9 @@ def test_latency_tables_is_importable_package_data():
 def test_make_setup_is_a_no_op_when_nothing_changed():
     result = subprocess.run(["make", "-q", "setup"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, "make setup would run again although pyproject.toml is unchanged"
+
+
+def test_the_cifar10_sample_ships_with_the_package():
+    sample = resources.files("nas.datasets").joinpath("cifar10_sample.npz")
+    assert sample.is_file()
+    assert len(sample.read_bytes()) == 1_555_926  # the byte-for-byte copy named in SOURCES.md
