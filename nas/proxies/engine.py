@@ -32,7 +32,6 @@ ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.GELU, nn.SiLU, nn.LeakyReLU)
 
 @dataclass
 class SharedPass:
-    logits: torch.Tensor
     grads: list[torch.Tensor] = field(default_factory=list)  # per weight layer, maybe with graph
     fisher: list[torch.Tensor] = field(default_factory=list)  # per weight layer, per channel
     kernel: np.ndarray | None = None  # NASWOT's Hamming kernel, float64
@@ -111,8 +110,10 @@ def run_shared_pass(
                 # Linear outputs are small and may be activated in place (MobileNetV3's head), so
                 # keep a copy; conv outputs feed a norm or an out-of-place op in every space, and
                 # the version check below proves it.
-                # The closure holds ``act`` only, never ``output``: output -> hook -> output would be
-                # a cycle through autograd's C++ objects, which Python's GC cannot free.
+                # The closure holds ``act`` only, never ``output``, and keeps no graph (grad is
+                # detached below): either would tie a reference cycle through the autograd graph.
+                # Only the cyclic GC frees such cycles, and with few Python objects and large
+                # tensors it seldom runs (a bench worker grew to 12 GB).
                 is_linear = isinstance(module, nn.Linear)
                 act = output.detach().clone() if is_linear else output.detach()
                 version = act._version  # a detached view shares the version counter
@@ -122,7 +123,7 @@ def run_shared_pass(
                         return
                     if not is_linear and act._version != version:
                         raise RuntimeError(f"fisher: the output of {module} was modified in place")
-                    act_grad = act * grad.detach()  # no graph: it would tie a cycle back here
+                    act_grad = act * grad.detach()
                     if act_grad.dim() > 2:  # sum over space: (N, C, H, W) or tokens (N, L, C)
                         act_grad = act_grad.flatten(1, -2).sum(1) if is_linear else act_grad.flatten(2).sum(2)
                     per_channel = 0.5 * act_grad.pow(2).mean(0)
@@ -140,7 +141,7 @@ def run_shared_pass(
         kernels = sdpa_kernel([SDPBackend.MATH]) if "graph" in captures else contextlib.nullcontext()
         with torch.set_grad_enabled(needs_grad), kernels:
             logits = model(x)
-        result = SharedPass(logits=logits.detach())
+        result = SharedPass()
         weights = [layer.weight for layer in layers]
         if captures & {"loss_grads", "graph", "fisher"}:
             loss = F.cross_entropy(logits, targets)
