@@ -84,3 +84,41 @@ def test_proxies_json_lists_every_proxy():
     assert result.returncode == 0, result.stderr
     names = [row["name"] for row in json.loads(result.stdout)]
     assert {"synflow", "naswot", "zico", "zen", "params", "flops"} <= set(names)
+
+
+def test_profile_writes_a_profile_that_loads_and_reports_validation(tmp_path):
+    out = tmp_path / "here.json"
+    result = run_nas(
+        "profile", "--space", "nasbench201", "--device-name", "ci-box", "--out", str(out),
+        "--repeats", "6", "--rounds", "1", "--calibration", "4", "--validation", "3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: 22 block keys" in result.stdout
+    assert "validation on 3 other networks:" in result.stdout
+    from nas.latency import load_profile
+
+    profile = load_profile(out)
+    assert profile.device.name == "ci-box" and profile.measurement.repeats == 6
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--space", "resnet"], "--space: unknown space 'resnet'"),
+        (["--runtime", "tflite"], "--runtime: unknown runtime 'tflite'; choose from torch, onnxruntime"),
+        (["--statistic", "p90"], "--statistic: must be one of p50, mean, min, got 'p90'"),
+        (["--device-name", "my phone"], "--device-name: 'my phone' must be 1-64 letters"),
+        (["--resolution", "64"], "resolution 64 is not in space 'nasbench201'"),
+        (["--out", "/no/such/dir/p.json"], "--out: folder '/no/such/dir' does not exist"),
+    ],
+)
+def test_profile_refuses_bad_flags_by_name(tmp_path, args, message):
+    base = {"--space": "nasbench201", "--device-name": "box", "--out": str(tmp_path / "p.json")}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    flat = [part for pair in base.items() for part in pair]
+    result = run_nas("profile", *flat, "--repeats", "2", "--calibration", "0", "--validation", "0")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.json").exists()

@@ -1,0 +1,134 @@
+"""How well the latency tables predict whole networks, against a FLOPs baseline, per space and runtime.
+
+For each space and runtime, the profile (the shipped one for PyTorch eager; for ONNX Runtime one is
+measured here, and the time that takes is printed) predicts ``--n`` random candidates that neither
+its calibration nor its validation used; each candidate is then measured end to end on this machine
+with the profile's own settings (runtime, threads, statistic, repeats). Printed per space and runtime:
+the share predicted within +-10% of measured, the mean absolute percentage error (MAPE), Spearman's rho
+and the worst error; the same for FLOPs times one constant (fitted on the profile's calibration
+networks), the estimate a user would otherwise make; the noise floor: the same candidates measured
+a second time, compared with the first measurement, which no predictor can beat; and the drift: how
+much faster or slower this machine runs the profile's own calibration networks now than when it was
+profiled, with the table's figures once that one factor is taken out.
+
+    .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
+        [--runtimes torch,onnxruntime] [--n 30]
+
+Run it on a quiet machine: anything else running distorts every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import searchspaces  # noqa: E402
+from nas.counting import count_macs  # noqa: E402
+from nas.latency import default_profile, load_profile, predict_many  # noqa: E402
+from nas.latency.measure import Runner  # noqa: E402
+from nas.latency.profiler import error_summary, measure_interleaved, profile_space, sample_networks  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def profile_for(space_name: str, runtime: str, reprofile: bool) -> tuple[object, float | None]:
+    """The profile to evaluate and the seconds its measurement took (as recorded in it)."""
+    if runtime == "torch" and not reprofile:
+        profile = default_profile(space_name)
+        return profile, profile.measurement.duration_s
+    path = RESULTS / f"profile_{runtime}__{space_name}.json"
+    if path.exists() and not reprofile:
+        profile = load_profile(path)
+        return profile, profile.measurement.duration_s
+    started = time.perf_counter()
+    profile = profile_space(space_name, f"bench-{runtime}", runtime=runtime, threads=1)
+    seconds = time.perf_counter() - started
+    path.write_text(profile.to_json())
+    return profile, seconds
+
+
+def measure(profile, space, archs) -> np.ndarray:
+    runner = Runner(profile.device.runtime, profile.device.threads, profile.device.batch_size)
+    items = [(space.build(a, profile.num_classes), (3, space.resolution(a), space.resolution(a))) for a in archs]
+    m = profile.measurement
+    timings = measure_interleaved(runner, items, m.warmup, m.repeats, m.rounds, 3.0, lambda n: None)
+    return np.array([getattr(t, m.statistic) for t in timings])
+
+
+def macs(space, arch, classes: int) -> float:
+    res = space.resolution(arch)
+    return float(count_macs(space.build(arch, classes), (1, 3, res, res)))
+
+
+def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool) -> dict:
+    space = searchspaces.get(space_name)
+    profile, profiling_s = profile_for(space_name, runtime, reprofile)
+    used = {p.arch for p in profile.calibration.networks} | {p.arch for p in profile.validation.networks}
+    archs = sample_networks(space, n, profile.resolutions, seed, exclude=used)
+    predicted = predict_many(profile, archs, space)
+    # Ten of the profile's calibration networks are timed in the same passes: the median of now over
+    # then is how much this machine's speed drifted since the profile was measured.
+    anchors = profile.calibration.networks[:10]
+    both = archs + [space.decode(p.arch) for p in anchors]
+    first_all, second_all = measure(profile, space, both), measure(profile, space, both)
+    first, second = first_all[: len(archs)], second_all[: len(archs)]
+    drift = float(np.median(first_all[len(archs):] / np.array([p.measured_ms for p in anchors])))
+    # FLOPs baseline: latency = c * MACs, c by least relative squares on the calibration networks.
+    fit = profile.calibration.networks
+    fit_macs = np.array([macs(space, space.decode(p.arch), profile.num_classes) for p in fit])
+    fit_ms = np.array([p.measured_ms for p in fit])
+    c = float(np.sum(fit_macs / fit_ms) / np.sum((fit_macs / fit_ms) ** 2))
+    flops_pred = c * np.array([macs(space, a, profile.num_classes) for a in archs])
+    return {
+        "space": space_name, "runtime": runtime, "n": len(archs), "profiling_s": profiling_s,
+        "profile_keys": len(profile.entries), "measured_ms_median": float(np.median(first)),
+        "table": error_summary(first, predicted),
+        "drift": drift,
+        "table_drift_corrected": error_summary(first, predicted * drift),
+        "flops": error_summary(first, flops_pred),
+        "noise_floor": error_summary(first, second),
+        "shipped_validation": profile.validation.model_dump(exclude={"networks"}),
+    }
+
+
+def pct(x):
+    return "   -" if x is None else f"{100 * x:5.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spaces", default=",".join(searchspaces.names()))
+    parser.add_argument("--runtimes", default="torch,onnxruntime")
+    parser.add_argument("--n", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--reprofile", action="store_true", help="measure every profile afresh")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    print(f"{'space':<13}{'runtime':<12}{'n':>3} | {'table: <=10%':>12} {'MAPE':>6} {'rho':>6} {'max':>6} | "
+          f"{'FLOPs: <=10%':>12} {'MAPE':>6} {'rho':>6} | {'retest: <=10%':>13} {'MAPE':>6} | "
+          f"{'drift':>5} {'corr: <=10%':>11} {'MAPE':>6} | {'ms':>7} {'profiling':>9}")
+    for space_name in args.spaces.split(","):
+        for runtime in args.runtimes.split(","):
+            row = evaluate(space_name, runtime, args.n, args.seed, args.reprofile)
+            rows.append(row)
+            t, f, r, d = row["table"], row["flops"], row["noise_floor"], row["table_drift_corrected"]
+            prof = "?" if row["profiling_s"] is None else f"{row['profiling_s']:.0f} s"
+            print(f"{space_name:<13}{runtime:<12}{row['n']:>3} | {pct(t['within_10pct']):>12} {pct(t['mape']):>6} "
+                  f"{t['spearman']:6.3f} {pct(t['max_ape']):>6} | {pct(f['within_10pct']):>12} {pct(f['mape']):>6} "
+                  f"{f['spearman']:6.3f} | {pct(r['within_10pct']):>13} {pct(r['mape']):>6} | "
+                  f"{row['drift']:5.2f} {pct(d['within_10pct']):>11} {pct(d['mape']):>6} | "
+                  f"{row['measured_ms_median']:7.1f} {prof:>9}", flush=True)
+            (RESULTS / "latency_accuracy.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Device latency profiles: the format, the profiler, the predictor and the shipped tables.
+
+Entry points: ``load_profile(path)``, ``default_profile(space_name)``, ``predict(profile, arch)``,
+``predict_many(profile, archs)`` and ``profile_space(...)`` (what ``nas profile`` runs).
+"""
+
+from __future__ import annotations
+
+import os
+
+from nas.latency.predict import MissingBlocksError, block_sums, predict, predict_many
+from nas.latency.schema import SCHEMA_VERSION, Profile, ProfileError, validate_profile
+from nas.latency.shipped import DEFAULT_DEVICE, default_profile, read_shipped, shipped_files
+
+
+def load_profile(path: str | os.PathLike) -> Profile:
+    """Read and check a profile file; ``ProfileError`` lists every problem, naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise ProfileError([f"cannot read the file: {error.strerror}"], source=f"profile {path}") from None
+    return validate_profile(data, source=f"profile {path}")
+
+
+def profile_space(*args, **kwargs) -> Profile:
+    """Measure a profile on this machine; see ``nas.latency.profiler.profile_space``."""
+    from nas.latency.profiler import profile_space as measure
+
+    return measure(*args, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_DEVICE",
+    "MissingBlocksError",
+    "Profile",
+    "ProfileError",
+    "SCHEMA_VERSION",
+    "block_sums",
+    "default_profile",
+    "load_profile",
+    "predict",
+    "predict_many",
+    "profile_space",
+    "read_shipped",
+    "shipped_files",
+    "validate_profile",
+]

@@ -1,0 +1,155 @@
+"""Timing one module on one runtime: PyTorch eager or ONNX Runtime (CPU), batch 1 by default.
+
+Practice follows once-for-all's and HW-NAS-Bench's latency tables: every measurement runs its own
+warm-up iterations first, then ``repeats`` timed calls, each timed on its own with a monotonic
+clock; the table records the median (robust to the occasional scheduler hiccup) with the mean and
+standard deviation beside it. The thread count is fixed for the whole run, since intra-op
+parallelism changes the latency of small blocks more than anything else does.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+RUNTIMES = ("torch", "onnxruntime")
+ONNX_OPSET = 17
+MIN_REPEATS = 5
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Summary of ``count`` timed calls, in milliseconds."""
+
+    p50: float
+    mean: float
+    std: float
+    min: float
+    count: int
+
+    @classmethod
+    def of(cls, samples: list[float]) -> "Timing":
+        std = statistics.pstdev(samples) if len(samples) > 1 else 0.0
+        return cls(statistics.median(samples), statistics.fmean(samples), std, min(samples), len(samples))
+
+    def minus(self, overhead: float) -> "Timing":
+        """The timing with a fixed cost taken off each statistic (never below zero)."""
+        return Timing(
+            max(self.p50 - overhead, 0.0), max(self.mean - overhead, 0.0), self.std,
+            max(self.min - overhead, 0.0), self.count,
+        )
+
+    def as_entry(self) -> dict[str, float | int]:
+        # 0.1 microsecond is finer than any timer jitter; more digits would be noise in the file.
+        return {
+            "p50": round(self.p50, 4), "mean": round(self.mean, 4), "std": round(self.std, 4),
+            "min": round(self.min, 4), "count": self.count,
+        }
+
+
+def sample_calls(
+    call: Callable[[], object], warmup: int, repeats: int, max_seconds: float | None = None
+) -> list[float]:
+    """Run ``call`` ``warmup`` times untimed, then up to ``repeats`` times timed one by one (ms).
+
+    With ``max_seconds``, timing stops early once that much time was spent and at least
+    ``MIN_REPEATS`` calls were timed, so a large network does not take minutes.
+    """
+    if warmup < 0 or repeats < 1:
+        raise ValueError(f"need warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
+    for _ in range(warmup):
+        call()
+    samples: list[float] = []
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+        if deadline is not None and len(samples) >= MIN_REPEATS and time.perf_counter() > deadline:
+            break
+    return samples
+
+
+def time_calls(
+    call: Callable[[], object], warmup: int, repeats: int, max_seconds: float | None = None
+) -> Timing:
+    return Timing.of(sample_calls(call, warmup, repeats, max_seconds))
+
+
+def runtime_version(runtime: str) -> str:
+    """The version string of ``runtime`` as installed here; ``ValueError`` if unknown or absent."""
+    if runtime == "torch":
+        return torch.__version__
+    if runtime == "onnxruntime":
+        return _onnxruntime().__version__
+    raise ValueError(f"unknown runtime {runtime!r}; choose from {list(RUNTIMES)}")
+
+
+def set_threads(threads: int) -> None:
+    """Fix PyTorch's intra-op thread count (ONNX Runtime sessions take theirs per session)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+class Runner:
+    """Makes a timed callable of a module on one runtime, with a fixed thread count and batch."""
+
+    def __init__(self, runtime: str = "torch", threads: int = 1, batch_size: int = 1) -> None:
+        runtime_version(runtime)  # fails early, naming the runtime, when it cannot be used
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.runtime, self.threads, self.batch_size = runtime, threads, batch_size
+        set_threads(threads)
+
+    def prepare(self, module: nn.Module, shape: tuple[int, int, int]) -> Callable[[], object]:
+        """A zero-argument callable that runs ``module`` once on a fixed random input of ``shape``."""
+        module = module.eval()
+        example = torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(0))
+        if self.runtime == "torch":
+            def call() -> object:
+                with torch.inference_mode():
+                    return module(example)
+            return call
+        session = self._ort_session(module, example)
+        feeds = {session.get_inputs()[0].name: example.numpy()}
+        return lambda: session.run(None, feeds)
+
+    def measure(self, module: nn.Module, shape: tuple[int, int, int], warmup: int, repeats: int) -> Timing:
+        return time_calls(self.prepare(module, shape), warmup, repeats)
+
+    def _ort_session(self, module: nn.Module, example: torch.Tensor):
+        ort = _onnxruntime()
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            # The TorchScript exporter exports a block in ~0.4 s against ~6 s for the torch.export
+            # one, which matters when a space has hundreds of block keys; it is deprecated, not gone.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
+                input_names=["input"], output_names=["output"],
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ValueError(
+            "runtime 'onnxruntime' is not installed here: pip install onnxruntime onnx"
+        ) from None
+    return onnxruntime

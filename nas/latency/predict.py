@@ -1,0 +1,97 @@
+"""Latency prediction from a profile: one code path for one candidate and for many.
+
+``predicted_ms = a * (overhead_ms + sum of the candidate's block entries) + b``, with the entries read
+under the profile's statistic and ``a, b`` its calibration. Once-for-all keeps two near-duplicate
+predictors; here ``predict`` is ``predict_many`` on one candidate. A candidate with a block the
+profile lacks is an error naming the missing keys, never a silent zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+import searchspaces
+from nas.latency.schema import MAX_LISTED, Profile
+
+
+class MissingBlocksError(ValueError):
+    """Candidates use block keys that the profile has no entry for; ``missing`` lists them."""
+
+    def __init__(self, profile: Profile, missing: list[str]) -> None:
+        self.missing = missing
+        shown = ", ".join(missing[:MAX_LISTED])
+        more = f" ... and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
+        super().__init__(
+            f"profile of device {profile.device.name!r} ({profile.search_space}, resolutions "
+            f"{profile.resolutions}) has no entry for {len(missing)} block key(s): {shown}{more}"
+        )
+
+
+class _Table:
+    """The profile's entries as one array, indexed by key."""
+
+    def __init__(self, profile: Profile) -> None:
+        keys = sorted(profile.entries)
+        self.index = {key: i for i, key in enumerate(keys)}
+        self.values = np.array([profile.value(key) for key in keys], dtype=np.float64)
+
+
+def _table(profile: Profile) -> _Table:
+    if profile._table is None:
+        profile._table = _Table(profile)
+    return profile._table
+
+
+def _space(profile: Profile, space: searchspaces.SearchSpace | None) -> searchspaces.SearchSpace:
+    if space is None:
+        return searchspaces.get(profile.search_space)
+    if space.name != profile.search_space:
+        raise ValueError(
+            f"profile is for space {profile.search_space!r}, not {space.name!r}"
+        )
+    return space
+
+
+def block_sums(
+    profile: Profile, archs: Sequence[Any], space: searchspaces.SearchSpace | None = None
+) -> np.ndarray:
+    """The uncalibrated estimate of each candidate: overhead plus the sum of its block entries.
+
+    Candidates may be arch objects or canonical strings of the profile's space.
+    """
+    space = _space(profile, space)
+    table = _table(profile)
+    rows, cols, missing = [], [], set()
+    for row, arch in enumerate(archs):
+        if isinstance(arch, str):
+            arch = space.decode(arch)
+        for key in space.blocks(arch, profile.num_classes):
+            col = table.index.get(key)
+            if col is None:
+                missing.add(key)
+            else:
+                rows.append(row)
+                cols.append(col)
+    if missing:
+        raise MissingBlocksError(profile, sorted(missing))
+    sums = np.zeros(len(archs), dtype=np.float64)
+    np.add.at(sums, np.asarray(rows, dtype=np.intp), table.values[np.asarray(cols, dtype=np.intp)])
+    return sums + profile.overhead_ms
+
+
+def calibrate(profile: Profile, raw: np.ndarray | float) -> np.ndarray | float:
+    return profile.calibration.a * raw + profile.calibration.b
+
+
+def predict_many(
+    profile: Profile, archs: Iterable[Any], space: searchspaces.SearchSpace | None = None
+) -> np.ndarray:
+    """Predicted latency in ms of each candidate (vectorised over the candidates)."""
+    return calibrate(profile, block_sums(profile, list(archs), space))
+
+
+def predict(profile: Profile, arch: Any, space: searchspaces.SearchSpace | None = None) -> float:
+    """Predicted latency in ms of one candidate (an arch object or its canonical string)."""
+    return float(predict_many(profile, [arch], space)[0])

@@ -1,0 +1,220 @@
+"""Measure a device latency profile on this machine: every block key, then whole networks.
+
+The procedure (``nas profile`` runs it; it needs nothing but this package and the runtime):
+
+1. Time every block key of the space (``space.all_blocks``) at batch 1 on one runtime with a fixed
+   thread count. Keys are timed in ``rounds`` interleaved passes, so a slow spell of the machine
+   spreads over many keys instead of spoiling a few.
+2. Time an identity model: the runtime's fixed cost per inference (``overhead_ms``). It is taken off
+   each block's figures and added once per network, since a network pays it once, not per block.
+3. Time random whole networks end to end: a calibration set, on which ``a * (overhead + sum) + b``
+   is fitted by least relative squares (each network's relative error weighs the same), and a
+   separate validation set of other networks, on which the calibrated table is checked.
+
+The statistic defaults to the minimum over repeats. On a shared cloud VM the median of one network
+drifts by +-15% from one minute to the next (other tenants), while the minimum stays within a few
+percent: the minimum measures the architecture, the median measures the neighbours. On a dedicated
+device, ``--statistic p50`` is the common choice (nn-Meter, HW-NAS-Bench).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from torch import nn
+
+import searchspaces
+from nas import __version__
+from nas.latency.measure import Runner, Timing, runtime_version, sample_calls, time_calls
+from nas.latency.predict import block_sums
+from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, validate_profile
+from nas.stats import spearman
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def describe_hardware() -> str:
+    """``x86_64, 2 cores, AMD EPYC`` from what the OS says."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return ", ".join(p for p in (platform.machine(), f"{os.cpu_count()} cores", model) if p)
+
+
+def measure_interleaved(
+    runner: Runner,
+    items: Sequence[tuple[nn.Module, tuple[int, int, int]]],
+    warmup: int,
+    repeats: int,
+    rounds: int,
+    max_seconds: float,
+    progress: Callable[[int], None],
+) -> list[Timing]:
+    """Time every item in ``rounds`` passes of ``repeats / rounds`` calls each, samples pooled."""
+    calls = [runner.prepare(module, shape) for module, shape in items]
+    per_round = max(1, -(-repeats // rounds))
+    samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for i, call in enumerate(calls):
+            samples[i] += sample_calls(call, warmup, per_round, max_seconds / rounds)
+            progress(1)
+    return [Timing.of(s) for s in samples]
+
+
+def sample_networks(
+    space: searchspaces.SearchSpace, count: int, resolutions: Sequence[int], seed: int,
+    exclude: set[str] = frozenset(),
+) -> list[Any]:
+    """``count`` distinct random candidates at the given resolutions, none of them in ``exclude``."""
+    rng = random.Random(seed)
+    found: dict[str, Any] = {}
+    for _ in range(count * 200):
+        if len(found) == count:
+            break
+        arch = space.sample(rng)
+        text = space.encode(arch)
+        if space.resolution(arch) in resolutions and text not in exclude:
+            found.setdefault(text, arch)
+    return list(found.values())
+
+
+def fit_calibration(raw: np.ndarray, measured: np.ndarray) -> tuple[float, float]:
+    """``a, b`` minimising the squared relative errors of ``a * raw + b``; ``a`` stays positive."""
+    if len(raw) == 0:
+        return 1.0, 0.0
+    if len(raw) >= 2 and np.ptp(raw) > 0:
+        design = np.column_stack([raw / measured, 1.0 / measured])
+        a, b = np.linalg.lstsq(design, np.ones_like(measured), rcond=None)[0]
+        if a > 0:
+            return float(a), float(b)
+    return float(np.median(measured / raw)), 0.0
+
+
+def error_summary(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float | int | None]:
+    """n, mean absolute percentage error, share within +-10%, Spearman, worst error."""
+    if len(measured) == 0:
+        return {"n": 0}
+    ape = np.abs(predicted / measured - 1.0)
+    rho = spearman(measured, predicted) if len(measured) > 2 else float("nan")
+    return {
+        "n": int(len(measured)),
+        "mape": float(ape.mean()),
+        "within_10pct": float((ape <= 0.10).mean()),
+        "spearman": None if np.isnan(rho) else float(rho),
+        "max_ape": float(ape.max()),
+    }
+
+
+def profile_space(
+    space_name: str,
+    device_name: str,
+    *,
+    runtime: str = "torch",
+    threads: int = 1,
+    resolutions: Sequence[int] | None = None,
+    num_classes: int | None = None,
+    batch_size: int = 1,
+    warmup: int = 5,
+    repeats: int = 60,
+    rounds: int = 3,
+    statistic: str = "min",
+    calibration: int = 30,
+    validation: int = 30,
+    network_seconds: float = 3.0,
+    seed: int = 0,
+    hardware: str | None = None,
+    progress: Progress = _no_progress,
+) -> Profile:
+    """Measure and return a complete, validated profile of ``space_name`` on this machine."""
+    space = searchspaces.get(space_name)
+    resolutions = space._check_resolutions(tuple(resolutions) if resolutions else None)
+    classes = space._classes(num_classes)
+    runner = Runner(runtime, threads, batch_size)
+    keys = sorted(space.all_blocks(resolutions, classes))
+    measured_at = datetime.now(timezone.utc).replace(microsecond=0)
+    started = time.perf_counter()
+
+    def stage(name: str, total: int) -> Callable[[int], None]:
+        done = [0]
+        progress(name, 0, total)
+
+        def step(n: int) -> None:
+            done[0] += n
+            progress(name, done[0], total)
+        return step
+
+    items = [space.block_module(key) for key in keys]
+    timings = measure_interleaved(
+        runner, items, warmup, repeats, rounds, network_seconds, stage("blocks", len(keys) * rounds)
+    )
+    del items
+    smallest = min((space.block_module(k)[1] for k in keys), key=lambda s: s[0] * s[1] * s[2])
+    overhead = getattr(time_calls(runner.prepare(nn.Identity(), smallest), warmup, repeats), statistic)
+    entries = {key: t.minus(overhead).as_entry() for key, t in zip(keys, timings)}
+
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "device": {
+            "name": device_name, "hardware": hardware or describe_hardware(), "runtime": runtime,
+            "runtime_version": runtime_version(runtime), "threads": threads,
+            "batch_size": batch_size, "precision": "fp32",
+        },
+        "measurement": {
+            "warmup": warmup, "repeats": repeats, "rounds": rounds, "statistic": statistic,
+            "unit": "ms", "measured_at": measured_at.isoformat(),
+            "tool": f"hwnas {__version__} nas profile (nas.latency.profiler)",
+        },
+        "search_space": space.name, "resolutions": list(resolutions), "num_classes": classes,
+        "entries": entries, "overhead_ms": round(overhead, 4),
+        "calibration": {"a": 1.0, "b": 0.0, "fit_on": 0}, "validation": {"n": 0},
+    }
+    profile = validate_profile(document)
+
+    # Calibration and validation networks are timed in the same interleaved passes, so a drift of
+    # the machine's speed between two phases cannot pass for an error of the table.
+    fit_archs = sample_networks(space, calibration, resolutions, seed)
+    exclude = {space.encode(arch) for arch in fit_archs}
+    check_archs = sample_networks(space, validation, resolutions, seed + 1, exclude)
+    archs = fit_archs + check_archs
+    step = stage("networks", len(archs) * rounds)
+    items = [(space.build(a, classes), (3, space.resolution(a), space.resolution(a))) for a in archs]
+    timings = measure_interleaved(runner, items, warmup, repeats, rounds, network_seconds, step)
+    del items
+    measured = np.array([getattr(t, statistic) for t in timings])
+    fit_measured, check_measured = measured[: len(fit_archs)], measured[len(fit_archs):]
+    fit_raw = block_sums(profile, fit_archs, space)
+    a, b = fit_calibration(fit_raw, fit_measured)
+    check_predicted = a * block_sums(profile, check_archs, space) + b
+
+    def points(archs: list[Any], measured: np.ndarray, predicted: np.ndarray) -> list[dict]:
+        return [
+            NetworkPoint(arch=space.encode(x), measured_ms=m, predicted_ms=max(p, 0.0)).model_dump()
+            for x, m, p in zip(archs, measured, predicted)
+        ]
+
+    document["calibration"] = {
+        "a": a, "b": b, "fit_on": len(fit_archs),
+        "networks": points(fit_archs, fit_measured, a * fit_raw + b),
+    }
+    document["measurement"]["duration_s"] = round(time.perf_counter() - started, 1)
+    document["validation"] = {
+        **error_summary(check_measured, check_predicted),
+        "networks": points(check_archs, check_measured, check_predicted),
+    }
+    return validate_profile(document)

@@ -1,0 +1,206 @@
+"""The device latency profile: a versioned JSON document, and the checks that admit one.
+
+A profile is a lookup table (LUT) of block latencies for one device, runtime and search space, in
+once-for-all's manner: one entry per block key (``space.all_blocks``), so fusion inside a block is
+measured rather than guessed. Beside the entries it records how they were measured, a fixed
+per-inference overhead, a calibration fitted on whole networks, and how well the calibrated sum
+predicted a separate validation set. ``latency_tables/PROFILE_FORMAT.md`` documents the fields for
+people who measure on their own device.
+
+``validate_profile`` admits a document only if every check passes and otherwise raises
+``ProfileError`` listing every problem found, each naming its field.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+import searchspaces
+
+SCHEMA_VERSION = 1
+STATISTICS = ("p50", "mean", "min")
+DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_LISTED = 10  # keys named in one problem before "... and N more"
+
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+NonNegative = Field(ge=0)
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be admitted; ``problems`` lists each reason, naming its field."""
+
+    def __init__(self, problems: list[str], source: str = "latency profile") -> None:
+        self.problems = list(problems)
+        listed = "\n".join(f"- {p}" for p in self.problems)
+        count = len(self.problems)
+        super().__init__(f"invalid {source} ({count} problem{'s' * (count != 1)}):\n{listed}")
+
+
+class DeviceInfo(BaseModel):
+    model_config = _STRICT
+    name: str = Field(pattern=DEVICE_NAME_PATTERN)
+    hardware: str = Field(min_length=1, max_length=200)
+    runtime: str = Field(min_length=1, max_length=64)
+    runtime_version: str = Field(min_length=1, max_length=64)
+    threads: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    precision: Literal["fp32", "fp16", "bf16", "int8"]
+
+
+class MeasurementInfo(BaseModel):
+    model_config = _STRICT
+    warmup: int = NonNegative
+    repeats: int = Field(ge=1)
+    rounds: int = Field(default=1, ge=1)
+    statistic: Literal["p50", "mean", "min"]
+    unit: Literal["ms"]
+    measured_at: datetime
+    tool: str = Field(min_length=1, max_length=200)
+    duration_s: Optional[float] = Field(default=None, ge=0)  # how long profiling took, all stages
+
+
+class Entry(BaseModel):
+    """One block's timing, in ms, after the overhead was taken off (see ``overhead_ms``)."""
+
+    model_config = _STRICT
+    p50: float = NonNegative
+    mean: float = NonNegative
+    std: float = NonNegative
+    min: Optional[float] = Field(default=None, ge=0)
+    count: int = Field(ge=1)
+
+
+class NetworkPoint(BaseModel):
+    """A whole network measured end to end, with what the table predicted for it."""
+
+    model_config = _STRICT
+    arch: str
+    measured_ms: float = NonNegative
+    predicted_ms: float = NonNegative
+
+
+class Calibration(BaseModel):
+    """``predicted = a * (overhead_ms + sum of entries) + b``, fitted on ``fit_on`` networks."""
+
+    model_config = _STRICT
+    a: float = Field(gt=0)
+    b: float
+    fit_on: int = NonNegative
+    method: str = "least relative squares"
+    networks: list[NetworkPoint] = []
+
+
+class Validation(BaseModel):
+    """How the calibrated table did on networks it was not fitted on."""
+
+    model_config = _STRICT
+    n: int = NonNegative
+    mape: Optional[float] = Field(default=None, ge=0)
+    within_10pct: Optional[float] = Field(default=None, ge=0, le=1)
+    spearman: Optional[float] = Field(default=None, ge=-1, le=1)
+    max_ape: Optional[float] = Field(default=None, ge=0)
+    networks: list[NetworkPoint] = []
+
+
+class Profile(BaseModel):
+    model_config = _STRICT
+    schema_version: Literal[1]
+    device: DeviceInfo
+    measurement: MeasurementInfo
+    search_space: str
+    resolutions: list[int] = Field(min_length=1)
+    num_classes: int = Field(ge=1)
+    entries: dict[str, Entry]
+    overhead_ms: float = NonNegative
+    calibration: Calibration
+    validation: Validation
+    _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return self.model_dump_json(indent=indent, exclude_none=True)
+
+    def value(self, key: str) -> float:
+        """The entry of ``key`` under the profile's statistic."""
+        return getattr(self.entries[key], self.measurement.statistic)
+
+
+def validate_profile(data: Any, source: str = "latency profile") -> Profile:
+    """Admit ``data`` (a dict, or JSON text or bytes) as a ``Profile``; ``ProfileError`` otherwise."""
+    if isinstance(data, (str, bytes, bytearray)):
+        try:
+            data = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ProfileError([f"not JSON: {error}"], source) from None
+    if not isinstance(data, dict):
+        raise ProfileError([f"the document must be a JSON object, got {type(data).__name__}"], source)
+    problems = []
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as error:
+        profile = None
+        problems += [_describe(e) for e in error.errors()]
+    problems += _semantic_problems(data)
+    if problems:
+        raise ProfileError(problems, source)
+    return profile
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "document"
+    if error["type"] == "missing":
+        return f"{where}: required field is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown field"
+    if error["type"] == "finite_number":
+        return f"{where}: must be a finite number, got {error.get('input')!r}"
+    if where == "measurement.unit":
+        return f"measurement.unit: must be 'ms', got {error.get('input')!r}"
+    return f"{where}: {error['msg']}"
+
+
+def _semantic_problems(data: dict[str, Any]) -> list[str]:
+    """Checks that need the search space; each runs only on fields of the right shape."""
+    name = data.get("search_space")
+    if not isinstance(name, str):
+        return []
+    if name not in searchspaces.names():
+        return [f"search_space: unknown space {name!r}; known: {', '.join(searchspaces.names())}"]
+    space = searchspaces.get(name)
+    problems = []
+    resolutions = data.get("resolutions")
+    if not (isinstance(resolutions, list) and resolutions and all(type(r) is int for r in resolutions)):
+        return problems
+    bad = [r for r in resolutions if r not in space.resolutions]
+    if bad:
+        return [f"resolutions: {bad} not in space {name!r} (choose from {list(space.resolutions)})"]
+    classes = data.get("num_classes")
+    entries = data.get("entries")
+    if type(classes) is not int or classes < 1 or not isinstance(entries, dict):
+        return problems
+    expected = space.all_blocks(tuple(resolutions), classes)
+    missing = sorted(expected - entries.keys())
+    extra = sorted(entries.keys() - expected)
+    if missing:
+        problems.append(
+            f"entries: {len(missing)} of the space's {len(expected)} block keys are missing "
+            f"(resolutions {resolutions}, {classes} classes): {_listing(missing)}"
+        )
+    if extra:
+        problems.append(f"entries: {len(extra)} keys the space does not produce: {_listing(extra)}")
+    statistic = (data.get("measurement") or {}).get("statistic")
+    if statistic == "min":
+        lacking = sorted(k for k, v in entries.items() if isinstance(v, dict) and v.get("min") is None)
+        if lacking:
+            problems.append(f"entries: statistic is 'min' but {len(lacking)} entries lack it: "
+                            f"{_listing(lacking)}")
+    return problems
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED])
+    return shown + (f" ... and {len(keys) - MAX_LISTED} more" if len(keys) > MAX_LISTED else "")
+

@@ -1,0 +1,103 @@
+"""The profiler, for real on this machine: a tiny profile measured here predicts a tiny network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import searchspaces
+from nas.latency import block_sums, predict, validate_profile
+from nas.latency.measure import Runner, time_calls
+from nas.latency.profiler import error_summary, fit_calibration, profile_space, sample_networks
+
+
+@pytest.fixture(scope="module")
+def measured():
+    stages = []
+    profile = profile_space(
+        "nasbench201", "here", repeats=12, rounds=2, calibration=6, validation=4, seed=5,
+        progress=lambda stage, done, total: stages.append((stage, done, total)),
+    )
+    return profile, stages
+
+
+def test_the_profile_covers_the_space_and_passes_its_own_checks(measured):
+    profile, _ = measured
+    space = searchspaces.get("nasbench201")
+    assert set(profile.entries) == space.all_blocks()
+    assert validate_profile(profile.to_json()) == profile
+    assert profile.device.threads == 1 and profile.measurement.statistic == "min"
+    assert all(e.count == 12 and e.min <= e.p50 for e in profile.entries.values())
+    assert profile.calibration.fit_on == 6 and profile.validation.n == 4
+    fitted = {p.arch for p in profile.calibration.networks}
+    assert fitted.isdisjoint(p.arch for p in profile.validation.networks)
+
+
+def test_progress_reaches_every_total(measured):
+    _, stages = measured
+    last = {}
+    for stage, done, total in stages:
+        last[stage] = (done, total)
+    assert set(last) == {"blocks", "networks"}
+    assert all(done == total for done, total in last.values())
+    assert last["blocks"][1] == 2 * 22 and last["networks"][1] == 2 * (6 + 4)
+
+
+def test_a_tiny_network_is_predicted_within_a_loose_bound(measured):
+    profile, _ = measured
+    space = searchspaces.get("nasbench201")
+    arch = space.decode("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    measured_ms = time_calls(Runner().prepare(space.build(arch), (3, 32, 32)), 5, 60).min
+    predicted = predict(profile, arch)
+    # This VM's speed drifts by tens of percent from one minute to the next; the bound is loose on
+    # purpose. bench/latency_accuracy.py measures the real accuracy.
+    assert measured_ms / 3 < predicted < measured_ms * 3
+
+
+def test_the_validation_figures_are_those_of_the_recorded_points(measured):
+    profile, _ = measured
+    points = profile.validation.networks
+    measured_ms = np.array([p.measured_ms for p in points])
+    predicted = np.array([p.predicted_ms for p in points])
+    summary = error_summary(measured_ms, predicted)
+    assert profile.validation.mape == pytest.approx(summary["mape"])
+    assert profile.validation.within_10pct == summary["within_10pct"]
+    space = searchspaces.get("nasbench201")
+    archs = [p.arch for p in points]
+    raw = block_sums(profile, archs, space)
+    assert predicted == pytest.approx(profile.calibration.a * raw + profile.calibration.b)
+
+
+def test_onnxruntime_profiles_a_space_too():
+    profile = profile_space("nasbench201", "here-ort", runtime="onnxruntime", repeats=4, rounds=1,
+                            calibration=3, validation=2)
+    assert profile.device.runtime == "onnxruntime"
+    assert set(profile.entries) == searchspaces.get("nasbench201").all_blocks()
+    assert profile.validation.n == 2 and profile.validation.within_10pct is not None
+
+
+def test_calibration_fit_recovers_a_line_and_keeps_a_positive():
+    raw = np.array([1.0, 2.0, 4.0, 8.0])
+    a, b = fit_calibration(raw, 1.5 * raw + 0.25)
+    assert (a, b) == pytest.approx((1.5, 0.25))
+    assert fit_calibration(np.array([2.0]), np.array([3.0])) == (1.5, 0.0)
+    assert fit_calibration(np.array([]), np.array([])) == (1.0, 0.0)
+    a, _ = fit_calibration(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]))
+    assert a > 0
+
+
+def test_networks_are_sampled_at_the_asked_resolutions_and_distinct():
+    space = searchspaces.get("mobilenetv3")
+    archs = sample_networks(space, 5, [160], seed=0)
+    assert len(archs) == 5 and {space.resolution(a) for a in archs} == {160}
+    again = sample_networks(space, 5, [160], seed=1, exclude={space.encode(a) for a in archs})
+    assert not {space.encode(a) for a in again} & {space.encode(a) for a in archs}
+
+
+def test_bad_settings_are_refused_by_name():
+    with pytest.raises(ValueError, match="unknown runtime 'tflite'"):
+        profile_space("nasbench201", "x", runtime="tflite")
+    with pytest.raises(ValueError, match="resolution 64 is not in space 'nasbench201'"):
+        profile_space("nasbench201", "x", resolutions=[64])
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        profile_space("nasbench201", "x", threads=0)

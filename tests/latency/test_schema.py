@@ -1,0 +1,92 @@
+"""The profile format: round trips, and refusals that name every problem."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.latency import ProfileError, load_profile, validate_profile
+
+
+def problems_of(data) -> list[str]:
+    with pytest.raises(ProfileError) as caught:
+        validate_profile(data)
+    return caught.value.problems
+
+
+def test_a_profile_round_trips_through_json_and_a_file(document, tmp_path):
+    profile = validate_profile(document)
+    again = validate_profile(profile.to_json())
+    assert again == profile
+    path = tmp_path / "p.json"
+    path.write_text(profile.to_json())
+    assert load_profile(path) == profile
+    assert json.loads(profile.to_json())["entries"] == document["entries"]
+
+
+def test_not_json_is_refused():
+    problems = problems_of("{not json")
+    assert len(problems) == 1 and problems[0].startswith("not JSON")
+    assert problems_of("[1, 2]") == ["the document must be a JSON object, got list"]
+
+
+def test_every_problem_is_listed_with_its_field(document):
+    key_a, key_b, key_c = sorted(document["entries"])[:3]
+    document["entries"][key_a]["p50"] = float("nan")
+    document["entries"][key_b]["mean"] = -1.0
+    del document["entries"][key_c]
+    document["measurement"]["unit"] = "us"
+    del document["device"]["threads"]
+    problems = problems_of(document)
+    text = "\n".join(problems)
+    assert f"entries.{key_a}.p50: must be a finite number" in text
+    assert f"entries.{key_b}.mean: Input should be greater than or equal to 0" in text
+    assert "measurement.unit: must be 'ms', got 'us'" in text
+    assert "device.threads: required field is missing" in text
+    assert f"entries: 1 of the space's 22 block keys are missing (resolutions [32], 10 classes): {key_c}" in text
+    assert len(problems) == 5
+
+
+def test_unknown_space_and_resolution_are_refused(document):
+    document["search_space"] = "resnet"
+    assert problems_of(document) == [
+        "search_space: unknown space 'resnet'; known: metaformer, mobilenetv3, nasbench201, shufflenetv2"
+    ]
+    document["search_space"] = "nasbench201"
+    document["resolutions"] = [32, 64]
+    assert problems_of(document) == ["resolutions: [64] not in space 'nasbench201' (choose from [32])"]
+
+
+def test_keys_of_another_class_count_are_extra_and_missing(document):
+    document["num_classes"] = 100
+    text = "\n".join(problems_of(document))
+    assert "1 of the space's 22 block keys are missing" in text and "nb201_head-input:8x8x64-classes:100" in text
+    assert "1 keys the space does not produce: nb201_head-input:8x8x64-classes:10" in text
+
+
+def test_typos_and_bad_values_elsewhere_are_named(document):
+    document["device"]["thread"] = 1
+    document["calibration"]["a"] = 0
+    document["measurement"]["statistic"] = "p90"
+    document["validation"]["within_10pct"] = 1.5
+    text = "\n".join(problems_of(document))
+    for field in ("device.thread: unknown field", "calibration.a:", "measurement.statistic:",
+                  "validation.within_10pct:"):
+        assert field in text
+
+
+def test_statistic_min_needs_min_in_every_entry(document):
+    document["measurement"]["statistic"] = "min"
+    key = sorted(document["entries"])[0]
+    del document["entries"][key]["min"]
+    assert problems_of(document) == [f"entries: statistic is 'min' but 1 entries lack it: {key}"]
+
+
+def test_load_profile_names_the_file(tmp_path):
+    with pytest.raises(ProfileError, match="(?s)profile .*missing.json.*cannot read the file"):
+        load_profile(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ProfileError, match=r"invalid profile .*bad.json \(10 problems\)"):
+        load_profile(bad)
