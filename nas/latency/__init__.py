@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from nas.latency.predict import MissingBlocksError, block_sums, predict, predict_many
+from nas.latency.profiler import profile_space
 from nas.latency.schema import SCHEMA_VERSION, Profile, ProfileError, validate_profile
 from nas.latency.shipped import DEFAULT_DEVICE, default_profile, read_shipped, shipped_files
 
@@ -21,13 +22,6 @@ def load_profile(path: str | os.PathLike) -> Profile:
     except OSError as error:
         raise ProfileError([f"cannot read the file: {error.strerror}"], source=f"profile {path}") from None
     return validate_profile(data, source=f"profile {path}")
-
-
-def profile_space(*args, **kwargs) -> Profile:
-    """Measure a profile on this machine; see ``nas.latency.profiler.profile_space``."""
-    from nas.latency.profiler import profile_space as measure
-
-    return measure(*args, **kwargs)
 
 
 __all__ = [

@@ -122,9 +122,6 @@ class Runner:
         feeds = {session.get_inputs()[0].name: example.numpy()}
         return lambda: session.run(None, feeds)
 
-    def measure(self, module: nn.Module, shape: tuple[int, int, int], warmup: int, repeats: int) -> Timing:
-        return time_calls(self.prepare(module, shape), warmup, repeats)
-
     def _ort_session(self, module: nn.Module, example: torch.Tensor):
         ort = _onnxruntime()
         buffer = io.BytesIO()

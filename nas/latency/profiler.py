@@ -163,8 +163,8 @@ def profile_space(
     timings = measure_interleaved(
         runner, items, warmup, repeats, rounds, network_seconds, stage("blocks", len(keys) * rounds)
     )
+    smallest = min((shape for _, shape in items), key=lambda s: s[0] * s[1] * s[2])
     del items
-    smallest = min((space.block_module(k)[1] for k in keys), key=lambda s: s[0] * s[1] * s[2])
     overhead = getattr(time_calls(runner.prepare(nn.Identity(), smallest), warmup, repeats), statistic)
     entries = {key: t.minus(overhead).as_entry() for key, t in zip(keys, timings)}
 
