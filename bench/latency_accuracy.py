@@ -34,7 +34,7 @@ import searchspaces  # noqa: E402
 from nas.counting import count_macs  # noqa: E402
 from nas.latency import default_profile, load_profile, predict_many  # noqa: E402
 from nas.latency.measure import Runner  # noqa: E402
-from nas.latency.profiler import error_summary, measure_interleaved, profile_space, sample_networks  # noqa: E402
+from nas.latency.profiler import NETWORK_SECONDS, error_summary, measure_networks, profile_space, sample_networks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -56,11 +56,12 @@ def profile_for(space_name: str, runtime: str, reprofile: bool) -> tuple[object,
 
 
 def measure(profile, space, archs) -> np.ndarray:
+    """Time candidates with the profile's own settings, as the profiler times its networks."""
     runner = Runner(profile.device.runtime, profile.device.threads, profile.device.batch_size)
-    items = [(space.build(a, profile.num_classes), (3, space.resolution(a), space.resolution(a))) for a in archs]
     m = profile.measurement
-    timings = measure_interleaved(runner, items, m.warmup, m.repeats, m.rounds, 3.0, lambda n: None)
-    return np.array([getattr(t, m.statistic) for t in timings])
+    return measure_networks(
+        runner, space, archs, profile.num_classes, m.warmup, m.repeats, m.rounds, NETWORK_SECONDS, m.statistic
+    )
 
 
 def macs(space, arch, classes: int) -> float:

@@ -2,8 +2,8 @@
 
 Practice follows once-for-all's and HW-NAS-Bench's latency tables: every measurement runs its own
 warm-up iterations first, then ``repeats`` timed calls, each timed on its own with a monotonic
-clock; the table records the median (robust to the occasional scheduler hiccup) with the mean and
-standard deviation beside it. The thread count is fixed for the whole run, since intra-op
+clock; a timing keeps the median, mean, standard deviation and minimum, and a profile names the one
+its predictions use (see ``nas.latency.profiler`` for why the minimum is its default). The thread count is fixed for the whole run, since intra-op
 parallelism changes the latency of small blocks more than anything else does.
 """
 

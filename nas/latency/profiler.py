@@ -37,6 +37,7 @@ from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, validate_p
 from nas.stats import spearman
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+NETWORK_SECONDS = 3.0  # time cap per block or network timing, over all its rounds
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -75,6 +76,17 @@ def measure_interleaved(
             samples[i] += sample_calls(call, warmup, per_round, max_seconds / rounds)
             progress(1)
     return [Timing.of(s) for s in samples]
+
+
+def measure_networks(
+    runner: Runner, space: searchspaces.SearchSpace, archs: Sequence[Any], num_classes: int,
+    warmup: int, repeats: int, rounds: int, max_seconds: float, statistic: str,
+    progress: Callable[[int], None] = lambda n: None,
+) -> np.ndarray:
+    """Whole candidates timed end to end in interleaved passes: one figure (ms) per candidate."""
+    items = [(space.build(a, num_classes), (3, space.resolution(a), space.resolution(a))) for a in archs]
+    timings = measure_interleaved(runner, items, warmup, repeats, rounds, max_seconds, progress)
+    return np.array([getattr(t, statistic) for t in timings])
 
 
 def sample_networks(
@@ -136,7 +148,7 @@ def profile_space(
     statistic: str = "min",
     calibration: int = 30,
     validation: int = 30,
-    network_seconds: float = 3.0,
+    network_seconds: float = NETWORK_SECONDS,
     seed: int = 0,
     hardware: str | None = None,
     progress: Progress = _no_progress,
@@ -192,11 +204,10 @@ def profile_space(
     exclude = {space.encode(arch) for arch in fit_archs}
     check_archs = sample_networks(space, validation, resolutions, seed + 1, exclude)
     archs = fit_archs + check_archs
-    step = stage("networks", len(archs) * rounds)
-    items = [(space.build(a, classes), (3, space.resolution(a), space.resolution(a))) for a in archs]
-    timings = measure_interleaved(runner, items, warmup, repeats, rounds, network_seconds, step)
-    del items
-    measured = np.array([getattr(t, statistic) for t in timings])
+    measured = measure_networks(
+        runner, space, archs, classes, warmup, repeats, rounds, network_seconds, statistic,
+        stage("networks", len(archs) * rounds),
+    )
     fit_measured, check_measured = measured[: len(fit_archs)], measured[len(fit_archs):]
     fit_raw = block_sums(profile, fit_archs, space)
     a, b = fit_calibration(fit_raw, fit_measured)
