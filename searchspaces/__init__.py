@@ -4,17 +4,17 @@ Importing the package registers the four shipped spaces: ``shufflenetv2``, ``mob
 ``metaformer`` and ``nasbench201``.
 """
 
-from searchspaces.base import SearchSpace, block_key, parse_block_key
-from searchspaces.registry import UnknownSpaceError, get, names, register
-
 from searchspaces import (  # noqa: F401  (importing a space registers it)
     metaformer,
     mobilenetv3,
     nasbench201,
     shufflenetv2,
 )
+from searchspaces.base import Chooser, SearchSpace, block_key, parse_block_key
+from searchspaces.registry import UnknownSpaceError, get, names, register
 
 __all__ = [
+    "Chooser",
     "SearchSpace",
     "UnknownSpaceError",
     "block_key",

@@ -13,11 +13,12 @@ import hashlib
 import random
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable, Sequence
 
 from torch import nn
 
 Arch = Hashable
+Chooser = Callable[[str, Sequence[Any]], Any]
 
 _KEY_FIELD = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEY_VALUE = re.compile(r"^[A-Za-z0-9_.x]+$")
@@ -106,9 +107,17 @@ class SearchSpace(ABC):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     # -- exploring -------------------------------------------------------------------------------
-    @abstractmethod
     def sample(self, rng: random.Random) -> Arch:
         """A uniformly drawn candidate (uniform per choice)."""
+        return self.sample_with(lambda name, options: rng.choice(options))
+
+    @abstractmethod
+    def sample_with(self, choose: Chooser) -> Arch:
+        """A candidate made of named choices: ``choose(name, options)`` returns one of ``options``.
+
+        Names are the keys of ``to_json``; a choice is asked only when the candidate uses it (a
+        stage's layers after its depth), so a define-by-run optimiser (Optuna) can drive it.
+        """
 
     @abstractmethod
     def mutate(self, arch: Arch, rng: random.Random) -> Arch:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key
+from searchspaces.base import Chooser, SearchSpace, block_key
 from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
@@ -326,9 +326,10 @@ class MetaFormerSpace(SearchSpace):
                     raise ValueError(f"bad token {value!r} for stage{index + 1}.{field}: {problem}")
 
     # -- exploring -------------------------------------------------------------------------------
-    def sample(self, rng: random.Random) -> MetaFormerArch:
+    def sample_with(self, choose: Chooser) -> MetaFormerArch:
         return tuple(
-            Stage(*(rng.choice(stage_options(i)[f]) for f in FIELDS)) for i in range(NUM_STAGES)
+            Stage(*(choose(f"stage{i + 1}.{f}", stage_options(i)[f]) for f in FIELDS))
+            for i in range(NUM_STAGES)
         )  # type: ignore[return-value]
 
     def mutate(self, arch: MetaFormerArch, rng: random.Random) -> MetaFormerArch:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, conv_out
+from searchspaces.base import Chooser, SearchSpace, block_key, conv_out
 from searchspaces.layers import ConvBNAct, GlobalAvgPool, SqueezeExcite, activation, make_divisible
 from searchspaces.registry import register
 
@@ -190,12 +190,15 @@ class MobileNetV3Space(SearchSpace):
                     raise ValueError(f"bad token 'ir_k{kernel}_e{expand}' in stage {index}")
 
     # -- exploring -------------------------------------------------------------------------------
-    def sample(self, rng: random.Random) -> MBV3Arch:
-        stages = tuple(
-            tuple((rng.choice(KERNELS), rng.choice(EXPANDS)) for _ in range(rng.choice(DEPTHS)))
-            for _ in STAGES
-        )
-        return MBV3Arch(rng.choice(RESOLUTIONS), stages)
+    def sample_with(self, choose: Chooser) -> MBV3Arch:
+        stages = []
+        for s in range(1, len(STAGES) + 1):
+            depth = choose(f"stage{s}.depth", DEPTHS)
+            stages.append(tuple(
+                (choose(f"stage{s}.layer{i}.kernel", KERNELS), choose(f"stage{s}.layer{i}.expand", EXPANDS))
+                for i in range(depth)
+            ))
+        return MBV3Arch(choose("resolution", RESOLUTIONS), tuple(stages))
 
     def mutate(self, arch: MBV3Arch, rng: random.Random) -> MBV3Arch:
         """Change one choice: the resolution, one stage's depth, or one layer's kernel or expansion.

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key
+from searchspaces.base import Chooser, SearchSpace, block_key
 from searchspaces.layers import GlobalAvgPool
 from searchspaces.registry import register
 
@@ -214,8 +214,8 @@ class NASBench201Space(SearchSpace):
                 )
 
     # -- exploring -------------------------------------------------------------------------------
-    def sample(self, rng: random.Random) -> NB201Arch:
-        return tuple(rng.choice(OPS) for _ in EDGES)  # type: ignore[return-value]
+    def sample_with(self, choose: Chooser) -> NB201Arch:
+        return tuple(choose(f"{dst}<-{src}", OPS) for dst, src in EDGES)  # type: ignore[return-value]
 
     def mutate(self, arch: NB201Arch, rng: random.Random) -> NB201Arch:
         self._validate(arch)

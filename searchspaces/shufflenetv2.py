@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searchspaces.base import SearchSpace, block_key, conv_out
+from searchspaces.base import Chooser, SearchSpace, block_key, conv_out
 from searchspaces.layers import ConvBNAct, GlobalAvgPool
 from searchspaces.registry import register
 
@@ -271,8 +271,8 @@ class ShuffleNetV2Space(SearchSpace):
                 raise ValueError(f"bad token {block!r} at {label}: scale must be one of {list(SCALES)}")
 
     # -- exploring -------------------------------------------------------------------------------
-    def sample(self, rng: random.Random) -> SPOSArch:
-        return tuple((rng.choice(OPS), rng.choice(SCALES)) for _ in range(NUM_BLOCKS))
+    def sample_with(self, choose: Chooser) -> SPOSArch:
+        return tuple((choose(f"{label}.op", OPS), choose(f"{label}.scale", SCALES)) for label in LABELS)
 
     def mutate(self, arch: SPOSArch, rng: random.Random) -> SPOSArch:
         self._validate(arch)

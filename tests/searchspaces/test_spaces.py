@@ -62,6 +62,28 @@ def test_sampling_is_deterministic_under_a_seed(space):
     assert samples(space, 10, seed=7) != samples(space, 10, seed=8)
 
 
+def test_sample_with_names_exactly_the_json_choices(space):
+    """Optuna drives ``sample_with``: each choice it is asked is a ``to_json`` field with that value,
+    and every field of the candidate was asked (no hidden choice)."""
+    rng = random.Random(7)
+    for _ in range(20):
+        asked = {}
+
+        def choose(name, options):
+            assert name not in asked, f"{name} asked twice"
+            asked[name] = rng.choice(list(options))
+            return asked[name]
+
+        arch = space.sample_with(choose)
+        assert asked == space.to_json(arch)
+
+
+def test_sample_is_sample_with_uniform_choices(space):
+    rng = random.Random(3)
+    direct = space.sample(random.Random(3))
+    assert space.encode(space.sample_with(lambda name, options: rng.choice(options))) == space.encode(direct)
+
+
 def test_mutate_gives_a_different_valid_neighbour(space):
     rng = random.Random(1)
     for arch in samples(space):
