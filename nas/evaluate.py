@@ -1,0 +1,149 @@
+"""Evaluation of one candidate: the one function a worker calls.
+
+``evaluate(arch, space, proxies, data, profile) -> Metrics`` builds the candidate as a real module,
+scores it with the configured zero-cost proxies on the data batch (resized to the candidate's
+resolution when the space has several), counts its parameters and multiply-adds, and predicts its
+latency from the device profile. It reads nothing but its arguments and writes nothing, so it runs
+unchanged in this process or on a Ray worker, and the same inputs give the same metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+import searchspaces
+from nas import proxies as proxy_registry
+from nas.latency import Profile, predict
+from nas.proxies import ProxyData
+
+# Counted for every candidate (cheap): the params and FLOPs objectives and constraints read them.
+COUNTS = ("params", "flops")
+# Synflow: no data, 0.1-0.6 s per candidate on this machine class, and within a few hundredths of
+# the best single proxy's rank correlation on NAS-Bench-201 (see the README's proxy table).
+DEFAULT_PROXY = "synflow"
+BUILT_IN_DATA = ("cifar10_sample", "synthetic")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Which proxies score a candidate, and on what data."""
+
+    proxies: tuple[str, ...] = (DEFAULT_PROXY,)
+    ensemble: bool = False
+    batch_size: int = 64
+    data: str = "cifar10_sample"  # or "synthetic", or an uploaded dataset's name
+    data_seed: int = 0
+    seed: int = 0  # seeds the initial weights
+
+    def __post_init__(self) -> None:
+        if not self.proxies:
+            raise ValueError("proxies: name at least one proxy")
+        for name in self.proxies:
+            try:
+                proxy_registry.get(name)
+            except ValueError as error:
+                raise ValueError(f"proxies: {error}") from None
+        if len(set(self.proxies)) != len(self.proxies):
+            raise ValueError("proxies: a proxy is named twice")
+        if self.ensemble and len(self.proxies) < 2:
+            raise ValueError("ensemble: name at least two proxies")
+        if not self.ensemble and len(self.proxies) != 1:
+            raise ValueError("proxies: several proxies need the ensemble (--ensemble)")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: must be at least 1, got {self.batch_size}")
+
+    @property
+    def computed(self) -> tuple[str, ...]:
+        """The proxies ``evaluate`` computes: the configured ones and the counts."""
+        return tuple(dict.fromkeys((*self.proxies, *COUNTS)))
+
+    def key(self) -> str:
+        """What identifies these settings in the score cache (same key: same scores)."""
+        settings = {**asdict(self), "proxies": sorted(self.computed), "v": 1}
+        settings.pop("ensemble")  # how scores combine, not what they are
+        if not self.needs_data():
+            for name in ("batch_size", "data", "data_seed"):
+                settings.pop(name)
+        text = json.dumps(settings, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def needs_data(self) -> bool:
+        return any(proxy_registry.get(name).needs_data for name in self.proxies)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    arch: str  # canonical string
+    arch_hash: str
+    scores: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    params: int = 0
+    flops: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    arch: Any,
+    space: searchspaces.SearchSpace | str,
+    proxies: ProxyConfig,
+    data: ProxyData,
+    profile: Profile,
+    *,
+    scores: dict[str, float] | None = None,
+    latency_ms: float | None = None,
+) -> Metrics:
+    """The metrics of one candidate (an arch object or its canonical string).
+
+    ``scores`` or ``latency_ms`` known from a cache skip that part of the work.
+    """
+    space = searchspaces.get(space) if isinstance(space, str) else space
+    if isinstance(arch, str):
+        arch = space.decode(arch)
+    if scores is None:
+        inputs = resize(data.inputs, space.resolution(arch))
+        num_classes = profile.num_classes
+        scores = proxy_registry.compute(
+            lambda: space.build(arch, num_classes), inputs, data.targets, proxies.computed,
+            seed=proxies.seed,
+        )
+    if latency_ms is None:
+        latency_ms = predict(profile, arch, space)
+    return Metrics(
+        arch=space.encode(arch),
+        arch_hash=space.arch_hash(arch),
+        scores=scores,
+        latency_ms=float(latency_ms),
+        params=int(scores["params"]),
+        flops=int(scores["flops"]),
+    )
+
+
+def resize(inputs: torch.Tensor, resolution: int) -> torch.Tensor:
+    """The batch at ``resolution`` x ``resolution`` (bilinear), unchanged if it already is."""
+    if inputs.shape[-1] == resolution and inputs.shape[-2] == resolution:
+        return inputs
+    return F.interpolate(inputs, size=(resolution, resolution), mode="bilinear", align_corners=False)
+
+
+def load_data(config: ProxyConfig, space: searchspaces.SearchSpace, num_classes: int) -> ProxyData:
+    """The data batch a search scores on, at the space's largest resolution (``evaluate`` resizes).
+
+    Data-free proxies (synflow, the counts) read only the batch's shape, so they get one synthetic
+    image whatever the configuration says.
+    """
+    if config.data not in BUILT_IN_DATA:
+        raise ValueError(f"data: unknown dataset {config.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
+    resolution = max(space.resolutions)
+    if not config.needs_data():
+        return proxy_registry.synthetic_data(1, resolution, num_classes, seed=config.data_seed)
+    if config.data == "synthetic":
+        return proxy_registry.synthetic_data(config.batch_size, resolution, num_classes, seed=config.data_seed)
+    return proxy_registry.cifar10_data(config.batch_size, resolution, seed=config.data_seed)
