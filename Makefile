@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: setup run test clean
+.PHONY: setup postgres run test clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,18 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/nas serve
 
-test: setup
+# The storage tests start a throwaway PostgreSQL cluster from the server binaries (initdb, pg_ctl);
+# install them from Debian's packages when neither pg_config nor /usr/lib/postgresql has them.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	    { command -v pg_config >/dev/null 2>&1 && test -x "$$(pg_config --bindir)/initdb"; }; then :; else \
+	  echo "installing the PostgreSQL server for the storage tests"; \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	fi
+
+test: setup postgres
 	$(BIN)/python -m pytest
 
 clean:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NAS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NAS_", extra="ignore", populate_by_name=True)
 
     host: str = Field("127.0.0.1", description="address `nas serve` binds to")
     port: int = Field(8000, ge=1, le=65535, description="port `nas serve` listens on")
     log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")
+    # The one setting without the NAS_ prefix: DATABASE_URL is what hosting platforms and
+    # docker-compose set. Unset means a SQLite file in data_dir (see nas.storage.engine).
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "NAS_DATABASE_URL"),
+        description="SQLAlchemy URL of the database; postgresql:// URLs use psycopg 3",
+    )
+    data_dir: str = Field("./var", min_length=1, description="folder for the SQLite database and other state")
 
 
 class SettingsError(ValueError):

@@ -1,0 +1,38 @@
+"""The database layer: SQLAlchemy 2.0 models, Alembic migrations, and ``Store``, the one class that
+talks to the database. Callers get frozen records (``DeviceRecord``, ``SearchRecord``...), never
+ORM objects or sessions.
+
+``open_store(url=None)`` connects to ``url``, else ``DATABASE_URL``, else SQLite in ``./var/nas.db``,
+and migrates the schema to the newest revision.
+"""
+
+from nas.storage.engine import DatabaseURLError, resolve_url
+from nas.storage.records import (
+    SEARCH_STATUSES,
+    AlreadyExists,
+    CandidateRecord,
+    DeviceRecord,
+    InvalidTransition,
+    NotFound,
+    ProfileRecord,
+    SearchRecord,
+    StorageError,
+)
+from nas.storage.repository import SORTS, Store, open_store
+
+__all__ = [
+    "AlreadyExists",
+    "CandidateRecord",
+    "DatabaseURLError",
+    "DeviceRecord",
+    "InvalidTransition",
+    "NotFound",
+    "ProfileRecord",
+    "SEARCH_STATUSES",
+    "SORTS",
+    "SearchRecord",
+    "StorageError",
+    "Store",
+    "open_store",
+    "resolve_url",
+]

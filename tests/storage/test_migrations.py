@@ -1,0 +1,61 @@
+"""The shipped Alembic migrations build the schema the models describe, on both backends."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from nas.storage import Store, open_store
+from nas.storage.engine import alembic_config, make_engine, resolve_url
+from nas.storage.models import Base
+
+TABLES = {"devices", "latency_profiles", "searches", "candidates", "proxy_score_cache", "latency_cache",
+          "alembic_version"}
+
+
+def test_upgrade_from_empty_creates_every_table_at_head(database_url):
+    with Store(database_url) as store:
+        assert store.revision() is None
+        assert not inspect(store._engine).get_table_names()
+        store.upgrade()
+        assert set(inspect(store._engine).get_table_names()) == TABLES
+        assert store.revision() == Store.head_revision() == "0001"
+
+
+def test_upgrade_twice_is_a_no_op(database_url):
+    with open_store(database_url) as store:
+        store.add_device("pi4", hardware="Raspberry Pi 4")
+        store.upgrade()
+        assert store.revision() == Store.head_revision()
+        assert [d.name for d in store.list_devices()] == ["pi4"]
+    with open_store(database_url) as again:  # a second process starting on the same database
+        assert [d.name for d in again.list_devices()] == ["pi4"]
+
+
+def test_the_migrated_schema_matches_the_models(database_url):
+    with open_store(database_url) as store, store._engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_downgrade_to_base_and_back(database_url):
+    url = resolve_url(database_url)
+    engine = make_engine(url)
+    config = alembic_config(url)  # the URL path of env.py, as the alembic command line would use it
+    command.upgrade(config, "head")
+    command.downgrade(config, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert set(inspect(engine).get_table_names()) == TABLES
+    engine.dispose()
+
+
+def test_the_migrations_ship_inside_the_package():
+    folder = resources.files("nas.storage.migrations")
+    for name in ("env.py", "script.py.mako"):
+        assert folder.joinpath(name).is_file(), name
+    assert folder.joinpath("versions", "0001_initial.py").is_file()
