@@ -1,8 +1,10 @@
-"""The ``nas`` command line (typer): ``nas serve``, ``nas spaces``, ``nas proxies``, ``nas profile``."""
+"""The ``nas`` command line (typer): ``nas serve``, ``spaces``, ``proxies``, ``profile``, ``search``,
+``devices``."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Optional
@@ -179,6 +181,271 @@ def profile(
             f"validation on {check.n} other networks: {100 * check.within_10pct:.0f}% within +-10%, "
             f"MAPE {100 * check.mape:.1f}%, Spearman {check.spearman if check.spearman is None else round(check.spearman, 3)}"
         )
+
+
+def _store():
+    """The service's database (``DATABASE_URL``, else SQLite under ``./var``), with the shipped
+    devices registered."""
+    from nas.storage import StorageError, open_store
+
+    _settings()
+    try:
+        store = open_store()
+        store.ensure_shipped_devices()
+    except StorageError as error:
+        _fail(str(error))
+    return store
+
+
+def _split(text: str, flag: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        _fail(f"{flag}: name at least one value")
+    return names
+
+
+@app.command()
+def search(
+    space: Annotated[str, typer.Option(help="Search space (see `nas spaces`).")],
+    device: Annotated[
+        Optional[str], typer.Option(help="Device whose latest profile predicts latency (default: the shipped one).")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="random, evolution, nsga2 or tpe.")] = "",
+    budget: Annotated[int, typer.Option(help="Candidates to evaluate.")] = 100,
+    latency_max_ms: Annotated[Optional[float], typer.Option(help="Latency budget in ms on the device.")] = None,
+    params_max: Annotated[Optional[int], typer.Option(help="Most parameters a candidate may have.")] = None,
+    flops_max: Annotated[Optional[int], typer.Option(help="Most multiply-adds a candidate may have.")] = None,
+    proxy: Annotated[Optional[str], typer.Option(help="Zero-cost proxy that scores candidates (default synflow).")] = None,
+    ensemble: Annotated[
+        Optional[str], typer.Option(help="Comma-separated proxies whose mean rank scores candidates.")
+    ] = None,
+    objective: Annotated[
+        Optional[list[str]], typer.Option(help="Extra objective to minimise: params or flops; repeat the flag.")
+    ] = None,
+    data: Annotated[str, typer.Option(help="Proxy data: cifar10_sample (real images) or synthetic.")] = "cifar10_sample",
+    proxy_batch: Annotated[Optional[int], typer.Option(help="Images per proxy batch (default: the space's).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Candidates asked of the strategy per round.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the strategy and the initial weights.")] = 0,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Processes that evaluate candidates, one torch thread each (default: the cores).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the request and the front as JSON here.")] = None,
+) -> None:
+    """Run a search on this machine, store it, and print its Pareto front."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import nas.proxies
+    from nas.evaluate import ProxyConfig, load_data
+    from nas.latency import DEFAULT_DEVICE
+    from nas.search import DEFAULT_STRATEGY, Constraints, Objectives, Search, SearchConfig, local_evaluator
+    from nas.search.persist import Recorder, stored_evaluator
+    from nas.storage import NotFound
+
+    if space not in searchspaces.names():
+        _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
+    if proxy and ensemble:
+        _fail("--proxy and --ensemble: give one or the other")
+    if budget < 1:
+        _fail(f"--budget: must be at least 1, got {budget}")
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, batch_size))
+    if workers < 1:
+        _fail(f"--workers: must be at least 1, got {workers}")
+    try:
+        proxies = _split(ensemble, "--ensemble") if ensemble else ((proxy,) if proxy else ProxyConfig().proxies)
+        proxy_config = ProxyConfig(
+            proxies=proxies, ensemble=bool(ensemble), data=data, seed=seed,
+            batch_size=proxy_batch or nas.proxies.DEFAULT_BATCH.get(space, 64),
+        )
+        config = SearchConfig(
+            space, strategy=strategy or DEFAULT_STRATEGY, budget=budget, seed=seed, batch_size=batch_size,
+            constraints=Constraints(latency_ms=latency_max_ms, params=params_max, flops=flops_max),
+            objectives=Objectives(extra=tuple(objective or ())), proxy=proxy_config,
+        )
+    except ValueError as error:
+        _fail(_flag_message(str(error), "--ensemble" if ensemble else "--proxy"))
+    if out is not None and not out.parent.exists():
+        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+
+    store = _store()
+    device_name = device or DEFAULT_DEVICE
+    try:
+        profile_record = store.get_profile(device_name, space)
+    except NotFound:
+        known = [d.name for d in store.list_devices() if store.list_profiles(d.name, space)]
+        _fail(f"--device: no device {device_name!r} with a profile for {space}; known: {', '.join(known) or 'none'}")
+    profile = store.load_profile(profile_record.id)
+    searched = searchspaces.get(space)
+    try:
+        batch = load_data(proxy_config, searched, profile.num_classes)
+    except ValueError as error:
+        _fail(_flag_message(str(error)))
+    request = {**config.describe(), "device": device_name, "profile_version": profile_record.version}
+    record = store.create_search(request, space=space, device=device_name, profile_id=profile_record.id,
+                                 strategy=config.strategy, budget=budget, seed=seed)
+    store.update_search(record.id, status="running")
+    recorder = Recorder(store, record.id)
+    # One torch thread per process: see nas/search/evaluators.py for the measurement behind it.
+    inner = local_evaluator(searched, proxy_config, batch, profile, workers=workers, threads=1)
+    evaluator = stored_evaluator(store, searched, proxy_config, batch, profile, profile_record.id, inner)
+    typer.echo(
+        f"search {record.id}: {space} on {device_name} (profile v{profile_record.version}), "
+        f"{config.strategy}, {budget} candidates, score {'+'.join(proxies)}"
+        + (f", latency <= {latency_max_ms} ms" if latency_max_ms else "")
+    )
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[status]}"))
+    runner = Search(config)
+    status = "succeeded"
+    try:
+        with Progress(*columns) as bar:
+            task = bar.add_task("evaluations", total=budget, status="")
+
+            def progress(current: Search) -> None:
+                recorder(current)
+                state = current.progress()
+                best = "-" if state.best_score is None else f"{state.best_score:.4g}"
+                bar.update(task, completed=state.evaluated,
+                           status=f"best {best}  hv {state.hypervolume:.3f}  front {state.front_size}")
+
+            runner.run(evaluator, progress=progress)
+    except KeyboardInterrupt:
+        status = "cancelled"
+    except Exception as error:  # the search failed: say why, keep what it found
+        recorder(runner)
+        store.update_search(record.id, status="failed", error=f"{type(error).__name__}: {error}")
+        _fail(f"search {record.id} failed after {runner.evaluated} candidates: {error}")
+    finally:
+        inner.close()
+    recorder(runner)
+    if runner.exhausted:
+        typer.echo(f"the space has fewer new candidates than the budget: stopped at {runner.evaluated}")
+    store.update_search(record.id, status=status)
+    duration = time.perf_counter() - started
+    front = runner.front()
+    _print_front(front, config.objectives.extra)
+    typer.echo(
+        f"search {record.id} {status}: {runner.evaluated} evaluated in {duration:.0f} s "
+        f"({runner.evaluated / max(duration, 1e-9):.2f}/s), front of {len(front)}"
+        + (f", hypervolume {runner.history[-1][1]:.3f}" if runner.history else "")
+    )
+    if out is not None:
+        document = {
+            "search_id": record.id,
+            "request": request,
+            "status": status,
+            "evaluated": runner.evaluated,
+            "duration_s": round(duration, 3),
+            "hypervolume": runner.history[-1][1] if runner.history else 0.0,
+            "history": [list(point) for point in runner.history],
+            "front": [
+                {k: v for k, v in c.row().items() if k != "feasible"} for c in front
+            ],
+        }
+        out.write_text(json.dumps(document, indent=2))
+        typer.echo(f"wrote {out}")
+    if status == "cancelled":
+        raise typer.Exit(130)
+
+
+def _flag_message(message: str, proxy_flag: str = "--proxy") -> str:
+    """Engine messages name fields (``budget: ...``); the CLI names them as flags."""
+    flags = {"latency_ms": "--latency-max-ms", "params": "--params-max", "flops": "--flops-max",
+             "constraints.latency_ms": "--latency-max-ms", "constraints.params": "--params-max",
+             "constraints.flops": "--flops-max", "proxies": proxy_flag, "ensemble": "--ensemble",
+             "batch_size": "--batch-size", "objectives": "--objective", "data": "--data",
+             "strategy": "--strategy", "budget": "--budget"}
+    head, sep, rest = message.partition(": ")
+    if sep and head in flags:
+        return f"{flags[head]}: {rest}"
+    return message
+
+
+def _print_front(front, extra: tuple[str, ...]) -> None:
+    header = f"{'#':>3}  {'score':>10}  {'latency ms':>10}  {'params':>10}  {'MMACs':>9}  arch"
+    typer.echo(header)
+    for i, c in enumerate(front, 1):
+        m = c.metrics
+        typer.echo(f"{i:>3}  {c.score:>10.4g}  {m.latency_ms:>10.2f}  {m.params:>10,}  {m.flops / 1e6:>9.1f}  {m.arch}")
+
+
+devices_app = typer.Typer(help="The device registry: shipped and registered devices, with their profiles.",
+                          invoke_without_command=True)
+app.add_typer(devices_app, name="devices")
+
+
+@devices_app.callback()
+def devices(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the devices known (shipped and registered) with their latency profiles."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _store()
+    rows = []
+    for device in store.list_devices():
+        profiles = store.list_profiles(device.name)
+        rows.append({
+            "name": device.name, "hardware": device.hardware, "shipped": device.shipped,
+            "profiles": [
+                {"space": p.search_space, "version": p.version, "runtime": p.runtime,
+                 "resolutions": p.resolutions, "block_keys": p.num_keys, "validation": p.validation,
+                 "created_at": p.created_at.isoformat()}
+                for p in profiles
+            ],
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'device':<24}{'space':<14}{'version':>8}  {'runtime':<18}{'keys':>6}  {'within 10%':>10}  {'MAPE':>6}")
+    for row in rows:
+        label = row["name"] + (" (shipped)" if row["shipped"] else "")
+        if not row["profiles"]:
+            typer.echo(f"{label:<24}(no profiles)")
+        for p in row["profiles"]:
+            check = p["validation"] or {}
+            within = f"{100 * check['within_10pct']:.0f}%" if check.get("n") else "-"
+            mape = f"{100 * check['mape']:.1f}%" if check.get("n") else "-"
+            typer.echo(f"{label:<24}{p['space']:<14}{p['version']:>8}  {p['runtime']:<18}{p['block_keys']:>6}  "
+                       f"{within:>10}  {mape:>6}")
+            label = ""
+
+
+@devices_app.command("register")
+def register_device(
+    name: Annotated[str, typer.Argument(help="Device name, e.g. pixel7-cpu.")],
+    profile_files: Annotated[
+        Optional[list[Path]], typer.Option("--profile", help="Profile JSON from `nas profile`; repeat the flag.")
+    ] = None,
+    hardware: Annotated[str, typer.Option(help="What the device is.")] = "",
+) -> None:
+    """Register a device (if new) and upload its profiles (each becomes the next version)."""
+    from nas.latency import ProfileError, load_profile
+    from nas.storage import NotFound
+
+    profiles = []
+    for path in profile_files or []:
+        try:
+            profiles.append((path, load_profile(path)))
+        except ProfileError as error:
+            _fail(f"--profile: {error}")
+    store = _store()
+    try:
+        store.get_device(name)
+    except NotFound:
+        try:
+            store.add_device(name, hardware=hardware)
+        except ValueError as error:
+            _fail(f"NAME: {error}")
+        typer.echo(f"registered device {name}")
+    for path, loaded in profiles:
+        record = store.add_profile(name, loaded)
+        typer.echo(f"stored {path} as {name} / {record.search_space} version {record.version} "
+                   f"({record.num_keys} block keys)")
 
 
 if __name__ == "__main__":

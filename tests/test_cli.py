@@ -122,3 +122,105 @@ def test_profile_refuses_bad_flags_by_name(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.json").exists()
+
+
+# -- nas search and nas devices ----------------------------------------------------------------
+
+
+def env_with(database_url: str, tmp_path: Path) -> dict:
+    env = {**os.environ, "DATABASE_URL": database_url, "NAS_DATA_DIR": str(tmp_path / "var")}
+    return env
+
+
+def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
+    from nas.storage import open_store
+
+    env = env_with(database_url, tmp_path)
+    out = tmp_path / "front.json"
+    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", "6",
+                     "--strategy", "nsga2", "--seed", "3", "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert document["evaluated"] == 24
+    assert document["request"]["constraints"] == {"latency_ms": 6.0}
+    assert document["request"]["device"] == "x86-64-2core"
+    front = document["front"]
+    assert front and all(c["latency_ms"] <= 6.0 for c in front)
+    assert {"arch", "arch_hash", "scores", "score", "latency_ms", "params", "flops"} <= set(front[0])
+    assert front[0]["arch"] in result.stdout  # the table names the front's architectures
+
+    with open_store(database_url) as store:
+        search = store.get_search(document["search_id"])
+        assert (search.status, search.evaluated, search.strategy) == ("succeeded", 24, "nsga2")
+        assert search.history and search.history[-1][0] == 24
+        stored_front = store.list_candidates(search.id, pareto_only=True, limit=1000)
+        assert {c.arch_hash for c in stored_front} == {c["arch_hash"] for c in front}
+        assert store.count_candidates(search.id) == 24
+
+    # The same search again reads every score and latency from the caches: same front.
+    again = tmp_path / "again.json"
+    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", "6",
+                     "--strategy", "nsga2", "--seed", "3", "--out", str(again), env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(again.read_text())["front"] == front
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--space", "resnet"], "--space"),
+    (["--space", "nasbench201", "--strategy", "annealing"], "--strategy"),
+    (["--space", "nasbench201", "--budget", "0"], "--budget"),
+    (["--space", "nasbench201", "--latency-max-ms", "-1"], "--latency-max-ms"),
+    (["--space", "nasbench201", "--proxy", "accuracy"], "--proxy"),
+    (["--space", "nasbench201", "--ensemble", "synflow"], "--ensemble"),
+    (["--space", "nasbench201", "--proxy", "synflow", "--ensemble", "synflow,naswot"], "--proxy and --ensemble"),
+    (["--space", "nasbench201", "--objective", "accuracy"], "--objective"),
+    (["--space", "nasbench201", "--data", "imagenet"], "--data"),
+    (["--space", "nasbench201", "--device", "pixel9"], "--device"),
+])
+def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, message):
+    from nas.storage import open_store
+
+    url = f"sqlite:///{tmp_path / 'nas.db'}"
+    result = run_nas("search", *args, env=env_with(url, tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    with open_store(url) as store:
+        assert store.list_searches() == []
+
+
+def test_devices_lists_shipped_and_registered_profiles(tmp_path):
+    from tests.latency.conftest import synthetic_document
+
+    url = f"sqlite:///{tmp_path / 'nas.db'}"
+    env = env_with(url, tmp_path)
+    profile = tmp_path / "pi.json"
+    document = synthetic_document()
+    profile.write_text(json.dumps(document))
+    result = run_nas("devices", "register", "pi4", "--profile", str(profile), "--hardware", "Raspberry Pi 4",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert "version 1" in result.stdout
+    result = run_nas("devices", "register", "pi4", "--profile", str(profile), env=env)
+    assert "version 2" in result.stdout
+
+    listing = json.loads(run_nas("devices", "--json", env=env).stdout)
+    by_name = {row["name"]: row for row in listing}
+    assert by_name["x86-64-2core"]["shipped"] is True
+    assert {p["space"] for p in by_name["x86-64-2core"]["profiles"]} == {
+        "mobilenetv3", "shufflenetv2", "metaformer", "nasbench201"}
+    assert [p["version"] for p in by_name["pi4"]["profiles"]] == [1, 2]
+    table = run_nas("devices", env=env).stdout
+    assert "pi4" in table and "x86-64-2core (shipped)" in table
+
+
+def test_devices_register_refuses_a_bad_profile_and_keeps_the_registry(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nas.db'}"
+    env = env_with(url, tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "entries": {"x": {"p50": NaN}}}')
+    result = run_nas("devices", "register", "pi4", "--profile", str(bad), env=env)
+    assert result.returncode == 2
+    assert "--profile" in result.stderr and "Traceback" not in result.stderr
+    names = [row["name"] for row in json.loads(run_nas("devices", "--json", env=env).stdout)]
+    assert names == ["x86-64-2core"]
