@@ -1,20 +1,41 @@
 """The ASGI app: ``uvicorn api.main:app`` (what ``nas serve`` runs)."""
 
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from api.routes import health, proxies, spaces
+from api.routes import devices, health, proxies, spaces
 from nas import __version__
+from nas.settings import Settings, get_settings
+from nas.storage import open_store
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; ``settings`` default to the environment's (``NAS_*``, ``DATABASE_URL``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings or get_settings()
+        # Migrates the database to head and registers the shipped devices before the first request.
+        app.state.store = open_store(app.state.settings.database_url)
+        app.state.store.ensure_shipped_devices()
+        try:
+            yield
+        finally:
+            app.state.store.close()
+
     app = FastAPI(
         title="Hardware-aware NAS",
         version=__version__,
         description="Search small vision networks under a device latency budget.",
+        lifespan=lifespan,
     )
     app.include_router(health.router, prefix="/api/v1")
     app.include_router(spaces.router, prefix="/api/v1")
     app.include_router(proxies.router, prefix="/api/v1")
+    app.include_router(devices.router, prefix="/api/v1")
     return app
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     version: str
+    database: str = Field(description="the database backend: sqlite or postgresql", examples=["sqlite"])
+    database_url: str = Field(description="where it is, password hidden")
 
 
 class SpaceSummary(BaseModel):
@@ -33,3 +35,39 @@ class ProxyInfo(BaseModel):
     needs_labels: bool = Field(description="needs class labels with the data batch")
     needs_data: bool = Field(description="reads the data batch (False: data-free or Gaussian input)")
     shared_pass: list[str] = Field(description="captures of the engine's shared pass it reads")
+
+
+class DeviceCreate(BaseModel):
+    model_config = {"extra": "forbid", "json_schema_extra": {
+        "examples": [{"name": "pixel7-cpu", "hardware": "Pixel 7, Tensor G2, big cores",
+                      "description": "ONNX Runtime, 1 thread"}]}}
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                      description="1-64 letters, digits, '.', '_' or '-'; starts with a letter or digit")
+    hardware: str = Field("", max_length=200)
+    description: str = Field("", max_length=2000)
+
+
+class ProfileSummary(BaseModel):
+    id: int
+    device: str
+    search_space: str
+    version: int = Field(description="1 for the device's first profile of the space, then 2, 3, ...")
+    runtime: str
+    resolutions: list[int]
+    block_keys: int = Field(description="entries in the profile's table")
+    required_keys: int = Field(description="block keys the space needs at those resolutions")
+    coverage: float = Field(description="share of the required keys the table holds (1.0 when admitted)")
+    validation: dict[str, Any] | None = Field(
+        description="end-to-end check on networks the calibration never saw: n, mape, within_10pct"
+    )
+    created_at: str
+
+
+class DeviceOut(BaseModel):
+    name: str
+    hardware: str
+    description: str
+    shipped: bool = Field(description="measured by the project and shipped with it")
+    created_at: str
+    profiles: list[ProfileSummary] = Field(default_factory=list)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database; postgresql:// URLs use psycopg 3",
     )
     data_dir: str = Field("./var", min_length=1, description="folder for the SQLite database and other state")
+    max_upload_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
+    )
 
 
 class SettingsError(ValueError):

@@ -56,11 +56,13 @@ def test_bad_setting_names_the_variable():
     assert "Traceback" not in result.stderr
 
 
-def test_serve_answers_health_on_loopback():
+def test_serve_answers_health_on_loopback(tmp_path):
     port = free_port()
+    env = {**os.environ, "NAS_DATA_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)
     process = subprocess.Popen(
         [NAS, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     try:
         deadline = time.monotonic() + 60
@@ -74,6 +76,8 @@ def test_serve_answers_health_on_loopback():
                     pytest.fail(f"nas serve did not answer: {process.stdout.read()}")
                 time.sleep(0.3)
         assert body["status"] == "ok"
+        assert body["database"] == "sqlite"
+        assert (tmp_path / "var" / "nas.db").exists()
     finally:
         process.terminate()
         process.wait(timeout=20)

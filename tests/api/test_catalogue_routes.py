@@ -6,12 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 import searchspaces
-from api.main import app
+from api.main import create_app
+from nas.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(app) as test_client:
+def client(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("var")
+    settings = Settings(database_url=f"sqlite:///{folder / 'nas.db'}", data_dir=str(folder))
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 

@@ -1,0 +1,157 @@
+"""The device registry: devices, and the latency profiles measured on them (``nas profile``).
+
+A profile is uploaded as its JSON document, the request body itself (never pickle), up to
+``NAS_MAX_UPLOAD_BYTES``. It gets the checks of ``nas.latency.validate_profile``; a refusal lists
+every problem by field, and nothing is stored. An admitted profile becomes the device's next version
+for its search space.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+import searchspaces
+from api.deps import get_settings, get_store
+from api.schemas import DeviceCreate, DeviceOut, ProfileSummary
+from nas.latency import ProfileError, validate_profile
+from nas.settings import Settings
+from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
+
+router = APIRouter(tags=["devices"])
+
+PROFILE_EXAMPLE = "see latency_tables/README.md, or any file in latency_tables/"
+
+
+@lru_cache(maxsize=256)
+def _required_keys(space: str, resolutions: tuple[int, ...], num_classes: int | None) -> int:
+    return len(searchspaces.get(space).all_blocks(resolutions, num_classes))
+
+
+def _profile_out(record: ProfileRecord, num_classes: int | None = None) -> dict:
+    required = _required_keys(record.search_space, tuple(record.resolutions), num_classes)
+    return {
+        "id": record.id, "device": record.device, "search_space": record.search_space, "version": record.version,
+        "runtime": record.runtime, "resolutions": record.resolutions, "block_keys": record.num_keys,
+        "required_keys": required, "coverage": min(1.0, record.num_keys / required) if required else 1.0,
+        "validation": record.validation, "created_at": record.created_at.isoformat(),
+    }
+
+
+def _device_out(store: Store, name: str) -> dict:
+    device = store.get_device(name)
+    return {
+        "name": device.name, "hardware": device.hardware, "description": device.description,
+        "shipped": device.shipped, "created_at": device.created_at.isoformat(),
+        "profiles": [_profile_out(p, _num_classes(store, p)) for p in store.list_profiles(name)],
+    }
+
+
+# Profiles never change once stored, so each one's class count (which the head's keys depend on) is
+# read from its document once per process.
+_CLASSES: dict[tuple[str, int], int] = {}
+
+
+def _num_classes(store: Store, record: ProfileRecord) -> int:
+    key = (str(store.url), record.id)
+    if key not in _CLASSES:
+        _CLASSES[key] = store.load_profile(record.id).num_classes
+    return _CLASSES[key]
+
+
+def _not_found(error: NotFound) -> HTTPException:
+    return HTTPException(status_code=404, detail=str(error))
+
+
+@router.post("/devices", response_model=DeviceOut, status_code=201)
+def create_device(body: DeviceCreate, store: Store = Depends(get_store)) -> dict:
+    """Register a device; its profiles are uploaded next."""
+    try:
+        store.add_device(body.name, hardware=body.hardware, description=body.description)
+    except AlreadyExists as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    return _device_out(store, body.name)
+
+
+@router.get("/devices", response_model=list[DeviceOut])
+def list_devices(store: Store = Depends(get_store)) -> list[dict]:
+    """Every device, shipped and registered, with its profiles."""
+    return [_device_out(store, d.name) for d in store.list_devices()]
+
+
+@router.get("/devices/{name}", response_model=DeviceOut)
+def get_device(name: str, store: Store = Depends(get_store)) -> dict:
+    try:
+        return _device_out(store, name)
+    except NotFound as error:
+        raise _not_found(error) from None
+
+
+@router.get("/devices/{name}/profiles", response_model=list[ProfileSummary])
+def list_profiles(
+    name: str,
+    space: str | None = Query(None, description="only this search space's profiles"),
+    store: Store = Depends(get_store),
+) -> list[dict]:
+    """The device's profiles, oldest version first, with coverage and validation figures."""
+    try:
+        return [_profile_out(p, _num_classes(store, p)) for p in store.list_profiles(name, space)]
+    except NotFound as error:
+        raise _not_found(error) from None
+
+
+@router.post(
+    "/devices/{name}/profiles", response_model=ProfileSummary, status_code=201,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "description": "a latency profile document (schema_version 1); "
+                   + PROFILE_EXAMPLE},
+    }}}},
+)
+async def upload_profile(
+    name: str, request: Request, store: Store = Depends(get_store), settings: Settings = Depends(get_settings),
+) -> dict:
+    """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited)."""
+    body = await _read_limited(request, settings.max_upload_bytes)
+    return await run_in_threadpool(_admit_profile, store, name, body)
+
+
+def _admit_profile(store: Store, name: str, body: bytes) -> dict:
+    try:
+        store.get_device(name)
+    except NotFound as error:
+        raise _not_found(error) from None
+    try:
+        profile = validate_profile(body, source="uploaded profile")
+    except ProfileError as error:
+        raise HTTPException(status_code=422, detail=[
+            {"loc": ["body", *_field_of(problem)], "msg": problem, "type": "profile"} for problem in error.problems
+        ]) from None
+    if profile.device.name != name:
+        raise HTTPException(status_code=422, detail=[{
+            "loc": ["body", "device", "name"], "type": "profile",
+            "msg": f"device.name: the profile was measured as {profile.device.name!r}, uploaded to {name!r}",
+        }])
+    return _profile_out(store.add_profile(name, profile), profile.num_classes)
+
+
+def _field_of(problem: str) -> list[str]:
+    head, sep, _ = problem.partition(": ")
+    return [part for part in head.split(".") if part] if sep and " " not in head else []
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status_code=413, detail=f"body: {int(declared)} bytes is over the limit of {limit} "
+                                                    "(NAS_MAX_UPLOAD_BYTES)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status_code=413, detail=f"body: over the limit of {limit} bytes (NAS_MAX_UPLOAD_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
