@@ -6,14 +6,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.routes import devices, health, proxies, spaces
+from api.routes import devices, health, proxies, searches, spaces
 from nas import __version__
 from nas.settings import Settings, get_settings
 from nas.storage import open_store
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app; ``settings`` default to the environment's (``NAS_*``, ``DATABASE_URL``)."""
+def create_app(settings: Settings | None = None, run_searches: bool = True) -> FastAPI:
+    """The app; ``settings`` default to the environment's (``NAS_*``, ``DATABASE_URL``,
+    ``RAY_ADDRESS``). ``run_searches=False`` serves without Ray: searches stay queued."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -21,9 +22,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Migrates the database to head and registers the shipped devices before the first request.
         app.state.store = open_store(app.state.settings.database_url)
         app.state.store.ensure_shipped_devices()
+        app.state.ray = None
+        dispatcher = None
+        if run_searches:
+            from workers import Dispatcher, init_ray
+
+            app.state.ray = init_ray(app.state.settings.ray_address)
+            dispatcher = Dispatcher(app.state.store, app.state.settings.max_concurrent_searches)
+            dispatcher.start()
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.stop()
             app.state.store.close()
 
     app = FastAPI(
@@ -36,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(spaces.router, prefix="/api/v1")
     app.include_router(proxies.router, prefix="/api/v1")
     app.include_router(devices.router, prefix="/api/v1")
+    app.include_router(searches.router, prefix="/api/v1")
     return app
 
 

@@ -12,6 +12,7 @@ class Health(BaseModel):
     version: str
     database: str = Field(description="the database backend: sqlite or postgresql", examples=["sqlite"])
     database_url: str = Field(description="where it is, password hidden")
+    ray: dict[str, Any] | None = Field(description="the Ray the searches run on: address and CPUs (null: none)")
 
 
 class SpaceSummary(BaseModel):
@@ -71,3 +72,46 @@ class DeviceOut(BaseModel):
     shipped: bool = Field(description="measured by the project and shipped with it")
     created_at: str
     profiles: list[ProfileSummary] = Field(default_factory=list)
+
+
+class SearchOut(BaseModel):
+    id: int
+    status: str = Field(description="queued, running, succeeded, failed or cancelled")
+    space: str
+    device: str
+    profile_version: int | None = None
+    strategy: str
+    budget: int
+    seed: int | None
+    evaluated: int = Field(description="candidates evaluated so far")
+    progress: float = Field(description="evaluated / budget")
+    hypervolume: float | None
+    history: list[list[float]] = Field(description="[evaluated, hypervolume] after every batch")
+    front_size: int
+    best_score: float | None = Field(description="best score on the front (within the constraints)")
+    request: dict[str, Any]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class CandidateOut(BaseModel):
+    id: int
+    arch: str
+    arch_hash: str
+    score: float
+    scores: dict[str, float]
+    latency_ms: float
+    params: int
+    flops: int
+    feasible: bool
+    is_pareto: bool
+    created_at: str
+
+
+class CandidatePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CandidateOut]

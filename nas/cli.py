@@ -234,43 +234,46 @@ def search(
     """Run a search on this machine, store it, and print its Pareto front."""
     import time
 
+    from pydantic import ValidationError
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    import nas.proxies
-    from nas.evaluate import ProxyConfig, load_data
-    from nas.latency import DEFAULT_DEVICE
-    from nas.search import DEFAULT_STRATEGY, Constraints, Objectives, Search, SearchConfig, local_evaluator
+    from nas.evaluate import load_data
+    from nas.search import Search, local_evaluator
     from nas.search.persist import Recorder, stored_evaluator
+    from nas.search.request import SearchRequest
     from nas.storage import NotFound
 
     if space not in searchspaces.names():
         _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
     if proxy and ensemble:
         _fail("--proxy and --ensemble: give one or the other")
-    if budget < 1:
-        _fail(f"--budget: must be at least 1, got {budget}")
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, batch_size))
     if workers < 1:
         _fail(f"--workers: must be at least 1, got {workers}")
+    # The same request, checks and defaults as POST /api/v1/searches.
+    fields = {
+        "space": space, "budget": budget, "seed": seed, "batch_size": batch_size, "data": data,
+        "latency_max_ms": latency_max_ms, "params_max": params_max, "flops_max": flops_max, "proxy": proxy,
+        "ensemble": list(_split(ensemble, "--ensemble")) if ensemble else None,
+        "objectives": list(objective or []), "proxy_batch": proxy_batch,
+        **({"strategy": strategy} if strategy else {}), **({"device": device} if device else {}),
+    }
     try:
-        proxies = _split(ensemble, "--ensemble") if ensemble else ((proxy,) if proxy else ProxyConfig().proxies)
-        proxy_config = ProxyConfig(
-            proxies=proxies, ensemble=bool(ensemble), data=data, seed=seed,
-            batch_size=proxy_batch or nas.proxies.DEFAULT_BATCH.get(space, 64),
-        )
-        config = SearchConfig(
-            space, strategy=strategy or DEFAULT_STRATEGY, budget=budget, seed=seed, batch_size=batch_size,
-            constraints=Constraints(latency_ms=latency_max_ms, params=params_max, flops=flops_max),
-            objectives=Objectives(extra=tuple(objective or ())), proxy=proxy_config,
-        )
+        search_request = SearchRequest.model_validate(fields)
+        config = search_request.to_config()
+    except ValidationError as error:
+        item = error.errors()[0]
+        flag = {"objectives": "--objective"}.get(str(item["loc"][0]), "--" + str(item["loc"][0]).replace("_", "-"))
+        _fail(f"{flag}: {item['msg']}, got {item.get('input')!r}")
     except ValueError as error:
         _fail(_flag_message(str(error), "--ensemble" if ensemble else "--proxy"))
+    proxy_config, proxies = config.proxy, config.proxy.proxies
     if out is not None and not out.parent.exists():
         _fail(f"--out: folder {str(out.parent)!r} does not exist")
 
     store = _store()
-    device_name = device or DEFAULT_DEVICE
+    device_name = search_request.device
     try:
         profile_record = store.get_profile(device_name, space)
     except NotFound:
@@ -282,7 +285,7 @@ def search(
         batch = load_data(proxy_config, searched, profile.num_classes)
     except ValueError as error:
         _fail(_flag_message(str(error)))
-    request = {**config.describe(), "device": device_name, "profile_version": profile_record.version}
+    request = {**search_request.model_dump(), "profile_version": profile_record.version}
     record = store.create_search(request, space=space, device=device_name, profile_id=profile_record.id,
                                  strategy=config.strategy, budget=budget, seed=seed)
     store.update_search(record.id, status="running")

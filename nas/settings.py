@@ -22,6 +22,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database; postgresql:// URLs use psycopg 3",
     )
     data_dir: str = Field("./var", min_length=1, description="folder for the SQLite database and other state")
+    ray_address: str | None = Field(
+        None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "NAS_RAY_ADDRESS"),
+        description="Ray cluster to join (ray://host:10001 or host:6379); unset: a local Ray on this machine",
+    )
+    max_concurrent_searches: int = Field(2, ge=1, description="searches running at once; the rest wait, in order")
     max_upload_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
     )

@@ -145,3 +145,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Parametrised here rather than on the fixture so a test that only needs a URL gets both too.
     if "database_url" in metafunc.fixturenames:
         metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[dict]:
+    """A local Ray for the session, started from the main thread.
+
+    Ray's daemons die with the thread that started them (Linux's parent-death signal is per thread),
+    and a ``TestClient`` runs the app's start-up in a thread that ends with the client; started here
+    first, the app finds Ray running and joins it.
+    """
+    import ray
+
+    from workers import init_ray
+
+    yield init_ray()
+    ray.shutdown()

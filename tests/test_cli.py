@@ -146,7 +146,7 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert document["evaluated"] == 24
-    assert document["request"]["constraints"] == {"latency_ms": 6.0}
+    assert document["request"]["latency_max_ms"] == 6.0 and document["request"]["strategy"] == "nsga2"
     assert document["request"]["device"] == "x86-64-2core"
     front = document["front"]
     assert front and all(c["latency_ms"] <= 6.0 for c in front)
@@ -180,6 +180,7 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     (["--space", "nasbench201", "--objective", "accuracy"], "--objective"),
     (["--space", "nasbench201", "--data", "imagenet"], "--data"),
     (["--space", "nasbench201", "--device", "pixel9"], "--device"),
+    (["--space", "nasbench201", "--seed", "-1"], "--seed"),
 ])
 def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, message):
     from nas.storage import open_store

@@ -1,4 +1,4 @@
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api.deps import get_store
 from api.schemas import Health
@@ -10,6 +10,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(store: Store = Depends(get_store)) -> Health:
-    """Liveness of the service and the database it uses."""
-    return Health(status="ok", version=__version__, database=store.backend, database_url=describe(store.url))
+def health(request: Request, store: Store = Depends(get_store)) -> Health:
+    """Liveness of the service, the database and the Ray it uses."""
+    return Health(status="ok", version=__version__, database=store.backend, database_url=describe(store.url),
+                  ray=request.app.state.ray)

@@ -14,7 +14,7 @@ from nas.settings import Settings
 def client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("var")
     settings = Settings(database_url=f"sqlite:///{folder / 'nas.db'}", data_dir=str(folder))
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings, run_searches=False)) as test_client:
         yield test_client
 
 

@@ -16,7 +16,7 @@ from tests.latency.conftest import synthetic_document
 @pytest.fixture
 def client(database_url, tmp_path):
     settings = Settings(database_url=database_url, data_dir=str(tmp_path), max_upload_bytes=64 * 1024)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings, run_searches=False)) as test_client:
         yield test_client
 
 

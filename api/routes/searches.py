@@ -1,0 +1,131 @@
+"""Searches: submit (202, queued), list, status and progress, cancel, candidates and the front.
+
+Routes are thin: a submitted request is checked by ``nas.search.request.SearchRequest`` (every bad
+field is a 422 naming it) and stored as queued; the dispatcher in ``workers`` runs it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from api.deps import get_store
+from api.schemas import CandidateOut, CandidatePage, SearchOut
+from nas.search.request import SearchRequest
+from nas.storage import SEARCH_STATUSES, SORTS, CandidateRecord, InvalidTransition, NotFound, SearchRecord, Store
+
+router = APIRouter(tags=["searches"])
+
+
+def _search_out(store: Store, record: SearchRecord) -> dict:
+    front = store.list_candidates(record.id, pareto_only=True, limit=1, sort="score")
+    return {
+        "id": record.id, "status": record.status, "space": record.space, "device": record.device,
+        "profile_version": record.request.get("profile_version"), "strategy": record.strategy,
+        "budget": record.budget, "seed": record.seed, "evaluated": record.evaluated,
+        "progress": record.evaluated / record.budget if record.budget else 0.0,
+        "hypervolume": record.hypervolume, "history": record.history,
+        "front_size": store.count_candidates(record.id, pareto_only=True),
+        "best_score": front[0].score if front else None, "request": record.request, "error": record.error,
+        "created_at": record.created_at.isoformat(),
+        "started_at": record.started_at.isoformat() if record.started_at else None,
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+    }
+
+
+def _candidate_out(c: CandidateRecord) -> dict:
+    return {"id": c.id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
+            "latency_ms": c.latency_ms, "params": c.params, "flops": c.flops, "feasible": c.feasible,
+            "is_pareto": c.is_pareto, "created_at": c.created_at.isoformat()}
+
+
+def _get(store: Store, search_id: int) -> SearchRecord:
+    try:
+        return store.get_search(search_id)
+    except NotFound as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+
+
+def _invalid(field: str, message: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+@router.post("/searches", response_model=SearchOut, status_code=202)
+def submit_search(body: SearchRequest, store: Store = Depends(get_store)) -> dict:
+    """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
+    (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued."""
+    try:
+        config = body.to_config()
+    except KeyError as error:  # unknown space
+        raise _invalid("space", str(error.args[0]) if error.args else "unknown space") from None
+    except ValueError as error:
+        field = str(error).partition(":")[0].split(".")[-1].strip() or "body"
+        raise _invalid(field, str(error)) from None
+    try:
+        profile = store.get_profile(body.device, body.space, body.profile_version)
+    except NotFound as error:
+        field = "profile_version" if body.profile_version else "device"
+        raise _invalid(field, f"{field}: {error}") from None
+    request = {**body.model_dump(), "profile_version": profile.version}
+    record = store.create_search(request, space=config.space, device=body.device, profile_id=profile.id,
+                                 strategy=config.strategy, budget=config.budget, seed=config.seed)
+    return _search_out(store, record)
+
+
+@router.get("/searches", response_model=list[SearchOut])
+def list_searches(
+    status: str | None = Query(None, description=" | ".join(SEARCH_STATUSES)),
+    space: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    store: Store = Depends(get_store),
+) -> list[dict]:
+    """Searches, newest first."""
+    if status is not None and status not in SEARCH_STATUSES:
+        raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}; one of "
+                                                    + ", ".join(SEARCH_STATUSES))
+    return [_search_out(store, r) for r in store.list_searches(status=status, space=space, limit=limit,
+                                                               offset=offset)]
+
+
+@router.get("/searches/{search_id}", response_model=SearchOut)
+def get_search(search_id: int, store: Store = Depends(get_store)) -> dict:
+    """Status and progress: evaluated / budget, hypervolume after every batch, the front's size."""
+    return _search_out(store, _get(store, search_id))
+
+
+@router.post("/searches/{search_id}/cancel", response_model=SearchOut)
+def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
+    """Cancel a queued or running search; a running one stops after its current batch and keeps
+    what it found."""
+    record = _get(store, search_id)
+    try:
+        record = store.update_search(search_id, status="cancelled")
+    except InvalidTransition:
+        raise HTTPException(status_code=409, detail=f"status: search {search_id} is already {record.status}") from None
+    return _search_out(store, record)
+
+
+@router.get("/searches/{search_id}/candidates", response_model=CandidatePage)
+def list_candidates(
+    search_id: int,
+    sort: str = Query("score", description=" | ".join(SORTS)),
+    descending: bool = True,
+    limit: int = Query(100, ge=1, le=10_000),
+    offset: int = Query(0, ge=0),
+    store: Store = Depends(get_store),
+) -> dict:
+    """The search's candidates, a page at a time, sorted."""
+    _get(store, search_id)
+    if sort not in SORTS:
+        raise HTTPException(status_code=422, detail=f"sort: unknown sort key {sort!r}; one of {', '.join(SORTS)}")
+    items = store.list_candidates(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
+    return {"total": store.count_candidates(search_id), "limit": limit, "offset": offset,
+            "items": [_candidate_out(c) for c in items]}
+
+
+@router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut])
+def pareto_front(search_id: int, store: Store = Depends(get_store)) -> list[dict]:
+    """The front: feasible non-dominated candidates, fastest first."""
+    _get(store, search_id)
+    front = store.list_candidates(search_id, pareto_only=True, sort="latency_ms", descending=False, limit=10_000)
+    return [_candidate_out(c) for c in front]

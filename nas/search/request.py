@@ -1,0 +1,68 @@
+"""A search request as users write it (REST body, stored JSON): every field but the space has a
+default, and ``to_config`` turns it into the engine's ``SearchConfig``, refusing bad values with
+the field's name."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import nas.proxies
+from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
+from nas.latency import DEFAULT_DEVICE
+from nas.search.problem import Constraints, Objectives
+from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
+
+MAX_BUDGET = 100_000
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"space": "mobilenetv3", "budget": 50},
+        {"space": "mobilenetv3", "budget": 200, "device": DEFAULT_DEVICE, "strategy": "tpe",
+         "latency_max_ms": 12.0, "proxy": "synflow", "seed": 0},
+        {"space": "shufflenetv2", "budget": 100, "ensemble": ["synflow", "naswot"], "params_max": 3_000_000},
+    ]})
+
+    space: str = Field(description="search space (GET /spaces)")
+    budget: int = Field(100, ge=1, le=MAX_BUDGET, description="unique candidates to evaluate")
+    device: str = Field(DEFAULT_DEVICE, description="device whose profile predicts latency (GET /devices)")
+    profile_version: int | None = Field(None, ge=1, description="the device's profile version (default: newest)")
+    strategy: str = Field(DEFAULT_STRATEGY, description="random, evolution, nsga2 or tpe")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    latency_max_ms: float | None = Field(None, gt=0, description="latency budget on the device, ms")
+    params_max: int | None = Field(None, gt=0, description="most parameters a candidate may have")
+    flops_max: int | None = Field(None, gt=0, description="most multiply-adds a candidate may have")
+    proxy: str | None = Field(None, description=f"proxy that scores candidates (default {DEFAULT_PROXY})")
+    ensemble: list[str] | None = Field(None, min_length=2, description="proxies whose mean rank scores candidates")
+    objectives: list[Literal["params", "flops"]] = Field(default_factory=list,
+                                                         description="further objectives to minimise")
+    data: str = Field("cifar10_sample", description="proxy data: cifar10_sample or synthetic")
+    proxy_batch: int | None = Field(None, ge=1, le=512, description="images per proxy batch (default: the space's)")
+    batch_size: int = Field(DEFAULT_BATCH, ge=1, le=256, description="candidates evaluated per round")
+
+    def to_config(self) -> SearchConfig:
+        """The engine's configuration; ``ValueError`` naming the field for a bad combination."""
+        if self.proxy and self.ensemble:
+            raise ValueError("proxy: give proxy or ensemble, not both")
+        if self.data not in BUILT_IN_DATA:
+            raise ValueError(f"data: unknown dataset {self.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
+        proxies = tuple(self.ensemble) if self.ensemble else (self.proxy or DEFAULT_PROXY,)
+        proxy = ProxyConfig(
+            proxies=proxies, ensemble=bool(self.ensemble), data=self.data, seed=self.seed,
+            batch_size=self.proxy_batch or nas.proxies.DEFAULT_BATCH.get(self.space, 64),
+        )
+        return SearchConfig(
+            self.space, strategy=self.strategy, budget=self.budget, seed=self.seed, batch_size=self.batch_size,
+            constraints=Constraints(latency_ms=self.latency_max_ms, params=self.params_max, flops=self.flops_max),
+            objectives=Objectives(extra=tuple(self.objectives)), proxy=proxy,
+        )
+
+
+def parse_request(data: dict) -> SearchRequest:
+    """A stored request back as a ``SearchRequest`` (``ValueError`` if it no longer validates)."""
+    try:
+        return SearchRequest.model_validate(data)
+    except ValidationError as error:
+        raise ValueError(f"stored request no longer valid: {error}") from None

@@ -1,0 +1,121 @@
+"""Searches over REST with the real dispatcher on a real local Ray, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from nas.settings import Settings
+
+
+@pytest.fixture
+def client(database_url, tmp_path, local_ray):
+    settings = Settings(database_url=database_url, data_dir=str(tmp_path), max_concurrent_searches=1)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def wait_for(client, search_id, statuses, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/searches/{search_id}").json()
+        seen.append(body)
+        if body["status"] in statuses:
+            return body, seen
+        time.sleep(0.2)
+    pytest.fail(f"search {search_id} still {seen[-1]['status']} after {timeout} s")
+
+
+def test_submit_watch_and_read_the_front(client):
+    response = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 24, "latency_max_ms": 7.0})
+    assert response.status_code == 202, response.text
+    submitted = response.json()
+    assert submitted["status"] == "queued" and submitted["strategy"] == "tpe"
+    assert submitted["device"] == "x86-64-2core"
+
+    done, seen = wait_for(client, submitted["id"], {"succeeded", "failed"})
+    assert done["status"] == "succeeded", done["error"]
+    assert done["evaluated"] == 24 and done["progress"] == 1.0
+    assert len({body["evaluated"] for body in seen}) > 1, "progress was visible while it ran"
+    assert done["history"][-1][0] == 24 and done["front_size"] > 0
+
+    front = client.get(f"/api/v1/searches/{submitted['id']}/pareto").json()
+    assert len(front) == done["front_size"]
+    assert all(c["is_pareto"] and c["feasible"] and c["latency_ms"] <= 7.0 for c in front)
+    page = client.get(f"/api/v1/searches/{submitted['id']}/candidates",
+                      params={"sort": "latency_ms", "descending": False, "limit": 10, "offset": 5}).json()
+    assert page["total"] == 24 and len(page["items"]) == 10
+    latencies = [c["latency_ms"] for c in page["items"]]
+    assert latencies == sorted(latencies)
+    listed = client.get("/api/v1/searches", params={"status": "succeeded"}).json()
+    assert [s["id"] for s in listed] == [submitted["id"]]
+
+
+def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
+    ids = [client.post("/api/v1/searches", json={"space": "nasbench201", "budget": budget, "seed": i}).json()["id"]
+           for i, budget in enumerate((2000, 16, 16))]
+    running, seen = wait_for(client, ids[0], {"running"})
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/v1/searches/{ids[0]}").json()["evaluated"] < 16:
+        assert time.monotonic() < deadline
+        # The limit is one: the others wait, queued, behind the first.
+        assert [client.get(f"/api/v1/searches/{i}").json()["status"] for i in ids[1:]] == ["queued", "queued"]
+        time.sleep(0.2)
+    cancelled_at = time.monotonic()
+    assert client.post(f"/api/v1/searches/{ids[0]}/cancel").json()["status"] == "cancelled"
+    finished = [wait_for(client, i, {"succeeded"})[0] for i in ids[1:]]
+    first = client.get(f"/api/v1/searches/{ids[0]}").json()
+    assert first["status"] == "cancelled" and first["evaluated"] >= 16
+    assert client.get(f"/api/v1/searches/{ids[0]}/candidates").json()["total"] == first["evaluated"]
+    assert finished[0]["started_at"] <= finished[1]["started_at"], "queued searches start in order"
+    assert time.monotonic() - cancelled_at < 60
+    again = client.post(f"/api/v1/searches/{ids[0]}/cancel")
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"  # idempotent
+    refused = client.post(f"/api/v1/searches/{ids[1]}/cancel")
+    assert refused.status_code == 409 and "succeeded" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "space"),
+    ({"space": "resnet"}, "space"),
+    ({"space": "nasbench201", "budget": 0}, "budget"),
+    ({"space": "nasbench201", "strategy": "annealing"}, "strategy"),
+    ({"space": "nasbench201", "device": "pixel9"}, "device"),
+    ({"space": "nasbench201", "profile_version": 7}, "profile_version"),
+    ({"space": "nasbench201", "proxy": "accuracy"}, "proxies"),
+    ({"space": "nasbench201", "ensemble": ["synflow"]}, "ensemble"),
+    ({"space": "nasbench201", "latency_max_ms": -1}, "latency_max_ms"),
+    ({"space": "nasbench201", "data": "imagenet"}, "data"),
+    ({"space": "nasbench201", "colour": "red"}, "colour"),
+])
+def test_bad_requests_are_422_naming_the_field_and_store_nothing(client, body, field):
+    response = client.post("/api/v1/searches", json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.text
+    assert client.get("/api/v1/searches").json() == []
+
+
+def test_unknown_search_is_404(client):
+    for path in ("/api/v1/searches/999", "/api/v1/searches/999/candidates", "/api/v1/searches/999/pareto"):
+        assert client.get(path).status_code == 404
+    assert client.post("/api/v1/searches/999/cancel").status_code == 404
+
+
+def test_a_search_cut_off_by_a_restart_is_marked_failed_with_the_reason(database_url, tmp_path, local_ray):
+    from nas.storage import open_store
+
+    with open_store(database_url) as store:
+        store.ensure_shipped_devices()
+        profile = store.get_profile("x86-64-2core", "nasbench201")
+        record = store.create_search({"space": "nasbench201", "budget": 10}, space="nasbench201",
+                                     device="x86-64-2core", profile_id=profile.id, strategy="tpe", budget=10, seed=0)
+        store.update_search(record.id, status="running", evaluated=3)
+    settings = Settings(database_url=database_url, data_dir=str(tmp_path))
+    with TestClient(create_app(settings)) as client:
+        body = client.get(f"/api/v1/searches/{record.id}").json()
+    assert body["status"] == "failed"
+    assert "service stopped" in body["error"] and body["evaluated"] == 3

@@ -1,0 +1,112 @@
+"""The dispatcher: runs queued searches, oldest first, while fewer than the limit run.
+
+It lives in the service's process: a thread polls the database, and each search it starts runs in
+a thread of its own (the strategy's ask and tell are cheap) whose candidate evaluations are Ray tasks.
+Progress is written after every batch (``nas.search.persist.Recorder``); a search is cancelled by
+setting its status, which the running thread reads before each batch, keeping what it found.
+Searches found ``running`` when the service starts were cut off by a stop: they are marked failed
+with that reason, never left running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+import searchspaces
+from nas.evaluate import load_data
+from nas.search import Search
+from nas.search.persist import Recorder, stored_evaluator
+from nas.search.request import parse_request
+from nas.storage import InvalidTransition, SearchRecord, Store
+from workers.ray_backend import RayEvaluator
+
+log = logging.getLogger("nas.workers")
+
+INTERRUPTED = "the service stopped while this search ran; submit it again (cached results make it quick)"
+
+
+class Dispatcher:
+    def __init__(self, store: Store, max_concurrent: int, poll_seconds: float = 0.5) -> None:
+        self.store = store
+        self.max_concurrent = max_concurrent
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._running: dict[int, threading.Thread] = {}
+        self._thread = threading.Thread(target=self._loop, name="nas-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        for record in self.store.list_searches(status="running", limit=10_000):
+            self.store.update_search(record.id, status="failed", error=INTERRUPTED)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        for thread in list(self._running.values()):
+            thread.join(timeout)
+
+    @property
+    def running(self) -> list[int]:
+        return sorted(self._running)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # the database went away for a moment: try again next tick
+                log.exception("dispatcher tick failed")
+            self._stop.wait(self.poll_seconds)
+
+    def _tick(self) -> None:
+        for search_id, thread in list(self._running.items()):
+            if not thread.is_alive():
+                del self._running[search_id]
+        free = self.max_concurrent - len(self._running)
+        if free <= 0:
+            return
+        queued = sorted(self.store.list_searches(status="queued", limit=10_000), key=lambda s: s.id)
+        for record in queued[:free]:
+            try:
+                self.store.update_search(record.id, status="running")
+            except InvalidTransition:  # cancelled since it was listed
+                continue
+            thread = threading.Thread(target=self._run, args=(record,), name=f"nas-search-{record.id}", daemon=True)
+            self._running[record.id] = thread
+            thread.start()
+
+    def _cancelled(self, search_id: int) -> bool:
+        return self._stop.is_set() or self.store.get_search(search_id).status == "cancelled"
+
+    def _run(self, record: SearchRecord) -> None:
+        recorder = Recorder(self.store, record.id)
+        search: Search | None = None
+        try:
+            config = parse_request(record.request).to_config()
+            space = searchspaces.get(config.space)
+            profile = self.store.load_profile(record.profile_id)
+            data = load_data(config.proxy, space, profile.num_classes)
+            evaluator = stored_evaluator(self.store, space, config.proxy, data, profile, record.profile_id,
+                                         RayEvaluator(space, config.proxy, data, profile))
+            search = Search(config)
+            search.run(evaluator, progress=recorder, should_stop=lambda: self._cancelled(record.id))
+            recorder(search)
+            if self._stop.is_set() and not search.done:
+                self.store.update_search(record.id, status="failed", error=INTERRUPTED)
+            else:
+                self._finish(record.id, "succeeded")
+        except Exception as error:
+            log.error("search %s failed:\n%s", record.id, traceback.format_exc())
+            if search is not None:
+                try:
+                    recorder(search)
+                except Exception:
+                    log.exception("could not store the last candidates of search %s", record.id)
+            self._finish(record.id, "failed", f"{type(error).__name__}: {error}")
+
+    def _finish(self, search_id: int, status: str, error: str | None = None) -> None:
+        try:
+            self.store.update_search(search_id, status=status, error=error)
+        except InvalidTransition:  # cancelled meanwhile: the cancel stands
+            pass
