@@ -30,11 +30,14 @@ def test_services_and_health_checks(compose):
     assert "ray-head:6379" in services["ray-worker"]["command"]
     assert "ray start --address=ray-head:6379" in services["api"]["command"]  # the driver's own raylet
     assert services["ray-worker"]["deploy"]["replicas"] >= 1  # scalable with --scale ray-worker=N
+    modes = {services[name]["environment"]["RAY_AUTH_MODE"] for name in ("api", "ray-head", "ray-worker")}
+    assert modes == {"disabled"}, "every node of the cluster needs the same authentication mode"
 
 
 def test_api_environment_is_read_by_the_settings_class(compose, monkeypatch):
     environment = compose["services"]["api"]["environment"]
     readable = {"DATABASE_URL", "RAY_ADDRESS"} | {f"NAS_{name.upper()}" for name in Settings.model_fields}
+    readable.add("RAY_AUTH_MODE")  # read by Ray itself, the same on every node of the file
     assert set(environment) <= readable, set(environment) - readable
     for name in list(__import__("os").environ):
         if name.startswith("NAS_") or name in ("DATABASE_URL", "RAY_ADDRESS"):
