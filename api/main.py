@@ -6,7 +6,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.routes import devices, health, proxies, searches, spaces
+from api.limits import BodySizeLimit
+from api.routes import candidates, datasets, devices, health, proxies, searches, spaces
 from nas import __version__
 from nas.settings import Settings, get_settings
 from nas.storage import open_store
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         # Migrates the database to head and registers the shipped devices before the first request.
         app.state.store = open_store(app.state.settings.database_url)
         app.state.store.ensure_shipped_devices()
-        app.state.ray = None
+        app.state.ray = app.state.dispatcher = None
         dispatcher = None
         if run_searches:
             from workers import Dispatcher, init_ray
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
             app.state.ray = init_ray(app.state.settings.ray_address)
             dispatcher = Dispatcher(app.state.store, app.state.settings.max_concurrent_searches)
             dispatcher.start()
+            app.state.dispatcher = dispatcher
         try:
             yield
         finally:
@@ -48,6 +50,9 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
     app.include_router(proxies.router, prefix="/api/v1")
     app.include_router(devices.router, prefix="/api/v1")
     app.include_router(searches.router, prefix="/api/v1")
+    app.include_router(datasets.router, prefix="/api/v1")
+    app.include_router(candidates.router, prefix="/api/v1")
+    app.add_middleware(BodySizeLimit)
     return app
 
 

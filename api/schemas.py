@@ -108,6 +108,7 @@ class CandidateOut(BaseModel):
     feasible: bool
     is_pareto: bool
     created_at: str
+    links: dict[str, str] = Field(description="the network exported: onnx and json (GET /candidates/{id}/model)")
 
 
 class CandidatePage(BaseModel):
@@ -115,3 +116,42 @@ class CandidatePage(BaseModel):
     limit: int
     offset: int
     items: list[CandidateOut]
+
+
+class DatasetOut(BaseModel):
+    name: str = Field(examples=["factory-parts"])
+    built_in: bool = Field(description="shipped with the service (cifar10_sample, synthetic)")
+    description: str
+    num_images: int | None = Field(description="images it holds (null: drawn per search)")
+    height: int | None
+    width: int | None
+    num_classes: int | None = Field(description="labels run from 0 to num_classes - 1")
+    dtype: str = Field(description="uint8 (normalised with the dataset's own statistics) or float32")
+    sha256: str | None = Field(description="of the uploaded file")
+    size_bytes: int | None
+    created_at: str | None
+
+
+class LayerOut(BaseModel):
+    name: str = Field(description="qualified module name, as in the module's state dict", examples=["3.mixer.qkv"])
+    type: str = Field(examples=["Conv2d"])
+    params: int = Field(description="parameters the module holds itself (a container: only its own)")
+    output_shape: list[int] | list[list[int]] | None = Field(
+        description="of its first call in one forward pass at batch 1 (null: never called)")
+    config: dict[str, Any] = Field(description="main hyper-parameters: channels, kernel, stride, groups, features...")
+
+
+class ArchitectureOut(BaseModel):
+    candidate_id: int | None = Field(description="the stored candidate (null: exported from a space and arch)")
+    search_id: int | None
+    space: str
+    arch: str = Field(description="canonical arch string")
+    arch_hash: str
+    choices: dict[str, Any] = Field(description="the space's JSON form of the arch")
+    resolution: int
+    input_shape: list[int] = Field(description="N x C x H x W at batch 1")
+    num_classes: int = Field(description="the search's device profile's class count")
+    params: int
+    macs: int = Field(description="multiply-adds of one image (the candidate's flops)")
+    blocks: list[str] = Field(description="latency-table block keys, in network order")
+    layers: list[LayerOut] = Field(description="leaf modules in the order the forward pass calls them")

@@ -1,5 +1,5 @@
 """The ``nas`` command line (typer): ``nas serve``, ``spaces``, ``proxies``, ``profile``, ``search``,
-``devices``."""
+``devices``, ``export``."""
 
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ def search(
     objective: Annotated[
         Optional[list[str]], typer.Option(help="Extra objective to minimise: params or flops; repeat the flag.")
     ] = None,
-    data: Annotated[str, typer.Option(help="Proxy data: cifar10_sample (real images) or synthetic.")] = "cifar10_sample",
+    data: Annotated[str, typer.Option(help="Proxy data: cifar10_sample (real images), synthetic, or an uploaded dataset's name.")] = "cifar10_sample",
     proxy_batch: Annotated[Optional[int], typer.Option(help="Images per proxy batch (default: the space's).")] = None,
     batch_size: Annotated[int, typer.Option(help="Candidates asked of the strategy per round.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the strategy and the initial weights.")] = 0,
@@ -239,7 +239,7 @@ def search(
 
     from nas.evaluate import load_data
     from nas.search import Search, local_evaluator
-    from nas.search.persist import Recorder, stored_evaluator
+    from nas.search.persist import Recorder, stored_dataset, stored_evaluator
     from nas.search.request import SearchRequest
     from nas.storage import NotFound
 
@@ -282,7 +282,8 @@ def search(
     profile = store.load_profile(profile_record.id)
     searched = searchspaces.get(space)
     try:
-        batch = load_data(proxy_config, searched, profile.num_classes)
+        uploaded = stored_dataset(store, proxy_config, profile.num_classes)
+        batch = load_data(proxy_config, searched, profile.num_classes, uploaded)
     except ValueError as error:
         _fail(_flag_message(str(error)))
     request = {**search_request.model_dump(), "profile_version": profile_record.version}
@@ -360,7 +361,7 @@ def _flag_message(message: str, proxy_flag: str = "--proxy") -> str:
              "constraints.latency_ms": "--latency-max-ms", "constraints.params": "--params-max",
              "constraints.flops": "--flops-max", "proxies": proxy_flag, "ensemble": "--ensemble",
              "batch_size": "--batch-size", "objectives": "--objective", "data": "--data",
-             "strategy": "--strategy", "budget": "--budget"}
+             "proxy_batch": "--proxy-batch", "strategy": "--strategy", "budget": "--budget"}
     head, sep, rest = message.partition(": ")
     if sep and head in flags:
         return f"{flags[head]}: {rest}"
@@ -373,6 +374,57 @@ def _print_front(front, extra: tuple[str, ...]) -> None:
     for i, c in enumerate(front, 1):
         m = c.metrics
         typer.echo(f"{i:>3}  {c.score:>10.4g}  {m.latency_ms:>10.2f}  {m.params:>10,}  {m.flops / 1e6:>9.1f}  {m.arch}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="File to write (.onnx or .json).")],
+    candidate: Annotated[Optional[int], typer.Option(help="Id of a stored candidate (see a search's front).")] = None,
+    space: Annotated[Optional[str], typer.Option(help="Search space of --arch (see `nas spaces`).")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Canonical arch string in --space.")] = None,
+    export_format: Annotated[str, typer.Option("--format", help="onnx (the model) or json (the layer list).")] = "onnx",
+    num_classes: Annotated[
+        Optional[int], typer.Option(min=1, help="Classes (default: the search's device profile's, else the space's).")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(min=0, help="Seed of the initial weights (default: the search's, else 0).")
+    ] = None,
+) -> None:
+    """Export a network as ONNX or as a JSON architecture: a stored candidate, or a space and an arch."""
+    from nas.export import FORMATS, Exportable, resolve, stored_candidate
+    from nas.storage import NotFound
+
+    if export_format not in FORMATS:
+        _fail(f"--format: must be one of {', '.join(FORMATS)}, got {export_format!r}")
+    if (candidate is None) == (space is None and arch is None):
+        _fail("--candidate or --space with --arch: give one or the other")
+    if candidate is None and (space is None or arch is None):
+        missing, given = ("--space", "--arch") if space is None else ("--arch", "--space")
+        _fail(f"{missing}: required with {given}")
+    if out.parent and not out.parent.exists():
+        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    if candidate is not None:
+        store = _store()
+        try:
+            target = stored_candidate(store, candidate, num_classes, seed)
+        except NotFound as error:
+            _fail(f"--candidate: {error}")
+        finally:
+            store.close()
+    else:
+        if space not in searchspaces.names():
+            _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
+        try:
+            found, decoded = resolve(space, arch)
+        except ValueError as error:
+            _fail(f"--arch: {error}")
+        target = Exportable(space=space, arch=found.encode(decoded),
+                            num_classes=num_classes or found.default_num_classes, seed=seed or 0)
+    content = target.export(export_format)
+    out.write_bytes(content)
+    source = f"candidate {candidate} " if candidate is not None else ""
+    typer.echo(f"wrote {out}: {export_format} of {source}{target.space} {target.arch}, "
+               f"{target.num_classes} classes, {len(content):,} bytes")
 
 
 devices_app = typer.Typer(help="The device registry: shipped and registered devices, with their profiles.",
@@ -450,6 +502,68 @@ def register_device(
         typer.echo(f"stored {path} as {name} / {record.search_space} version {record.version} "
                    f"({record.num_keys} block keys)")
 
+
+
+datasets_app = typer.Typer(help="Calibration datasets: the batch data-dependent proxies score networks on.",
+                           invoke_without_command=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback()
+def datasets(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the uploaded calibration datasets (built in: cifar10_sample, synthetic)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = [{"name": d.name, "num_images": d.num_images, "height": d.height, "width": d.width,
+             "num_classes": d.num_classes, "dtype": d.dtype, "sha256": d.sha256, "description": d.description,
+             "created_at": d.created_at.isoformat()} for d in _store().list_datasets()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo("built in: cifar10_sample (550 real CIFAR-10 images), synthetic (Gaussian)")
+    if not rows:
+        typer.echo("no uploaded datasets: `nas datasets register NAME --file F.npz`")
+        return
+    typer.echo(f"{'dataset':<24}{'images':>8}  {'size':<10}{'classes':>8}  {'dtype':<8}description")
+    for row in rows:
+        size = f"{row['height']}x{row['width']}"
+        typer.echo(f"{row['name']:<24}{row['num_images']:>8}  {size:<10}{row['num_classes']:>8}  {row['dtype']:<8}"
+                   f"{row['description']}")
+
+
+@datasets_app.command("register")
+def register_dataset(
+    name: Annotated[str, typer.Argument(help="What searches call it (--data NAME).")],
+    file: Annotated[Path, typer.Option("--file", help=".npz holding 'images' and 'labels'.")],
+    num_classes: Annotated[Optional[int], typer.Option(help="Class count (default: the largest label + 1).")] = None,
+    description: Annotated[str, typer.Option(help="What it is.")] = "",
+) -> None:
+    """Store a calibration dataset, checked as POST /api/v1/datasets checks it."""
+    from nas.datasets.calibration import DatasetError, read_npz
+    from nas.evaluate import BUILT_IN_DATA
+    from nas.storage import AlreadyExists
+
+    if name in BUILT_IN_DATA:
+        _fail(f"NAME: {name!r} is a built-in dataset; choose another name")
+    try:
+        content = file.read_bytes()
+    except OSError as error:
+        _fail(f"--file: cannot read {str(file)!r}: {error.strerror or error}")
+    try:
+        dataset = read_npz(content, num_classes)
+    except DatasetError as error:
+        _fail(f"--file: {error}")
+    try:
+        record = _store().add_dataset(name, content, dataset.describe(), description)
+    except AlreadyExists as error:
+        _fail(f"NAME: {error}")
+    except ValueError as error:
+        _fail(f"NAME: {error}")
+    typer.echo(f"stored dataset {record.name}: {record.num_images} images of {record.height}x{record.width}, "
+               f"{record.num_classes} classes")
 
 if __name__ == "__main__":
     app()

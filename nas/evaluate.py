@@ -14,13 +14,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-
 import searchspaces
 from nas import proxies as proxy_registry
+from nas.datasets.calibration import CalibrationSet
 from nas.latency import Profile, predict
 from nas.proxies import ProxyData
+from nas.proxies.data import calibration_data, resize_to
 
 # Counted for every candidate (cheap): the params and FLOPs objectives and constraints read them.
 COUNTS = ("params", "flops")
@@ -108,7 +107,7 @@ def evaluate(
     if isinstance(arch, str):
         arch = space.decode(arch)
     if scores is None:
-        inputs = resize(data.inputs, space.resolution(arch))
+        inputs = resize_to(data.inputs, space.resolution(arch))
         num_classes = profile.num_classes
         scores = proxy_registry.compute(
             lambda: space.build(arch, num_classes), inputs, data.targets, proxies.computed,
@@ -126,24 +125,24 @@ def evaluate(
     )
 
 
-def resize(inputs: torch.Tensor, resolution: int) -> torch.Tensor:
-    """The batch at ``resolution`` x ``resolution`` (bilinear), unchanged if it already is."""
-    if inputs.shape[-1] == resolution and inputs.shape[-2] == resolution:
-        return inputs
-    return F.interpolate(inputs, size=(resolution, resolution), mode="bilinear", align_corners=False)
-
-
-def load_data(config: ProxyConfig, space: searchspaces.SearchSpace, num_classes: int) -> ProxyData:
+def load_data(config: ProxyConfig, space: searchspaces.SearchSpace, num_classes: int,
+              uploaded: CalibrationSet | None = None) -> ProxyData:
     """The data batch a search scores on, at the space's largest resolution (``evaluate`` resizes).
 
+    ``config.data`` names a built-in batch, or an uploaded dataset whose content is ``uploaded``.
     Data-free proxies (synflow, the counts) read only the batch's shape, so they get one synthetic
     image whatever the configuration says.
     """
-    if config.data not in BUILT_IN_DATA:
+    if config.data not in BUILT_IN_DATA and uploaded is None:
         raise ValueError(f"data: unknown dataset {config.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
     resolution = max(space.resolutions)
     if not config.needs_data():
         return proxy_registry.synthetic_data(1, resolution, num_classes, seed=config.data_seed)
     if config.data == "synthetic":
         return proxy_registry.synthetic_data(config.batch_size, resolution, num_classes, seed=config.data_seed)
-    return proxy_registry.cifar10_data(config.batch_size, resolution, seed=config.data_seed)
+    if config.data == "cifar10_sample":
+        return proxy_registry.cifar10_data(config.batch_size, resolution, seed=config.data_seed)
+    if uploaded.num_classes > num_classes:
+        raise ValueError(f"data: dataset {config.data!r} has {uploaded.num_classes} classes; the networks "
+                         f"have {num_classes} outputs (the device profile's num_classes)")
+    return calibration_data(uploaded, config.data, config.batch_size, resolution, seed=config.data_seed)

@@ -229,3 +229,31 @@ def test_devices_register_refuses_a_bad_profile_and_keeps_the_registry(tmp_path)
     assert "--profile" in result.stderr and "Traceback" not in result.stderr
     names = [row["name"] for row in json.loads(run_nas("devices", "--json", env=env).stdout)]
     assert names == ["x86-64-2core"]
+
+
+def test_datasets_register_list_and_search_on_one(tmp_path):
+    import numpy as np
+
+    from tests.datasets.test_calibration import images, npz
+
+    env = env_with(f"sqlite:///{tmp_path / 'nas.db'}", tmp_path)
+    good, bad = tmp_path / "parts.npz", tmp_path / "bad.npz"
+    good.write_bytes(npz(images=images(n=20, side=32), labels=np.arange(20) % 10))
+    bad.write_bytes(npz(images=images(), labels=np.full(12, -1)))
+    stored = run_nas("datasets", "register", "parts", "--file", str(good), "--description", "factory parts", env=env)
+    assert stored.returncode == 0, stored.stderr
+    assert "20 images of 32x32, 10 classes" in stored.stdout
+    refused = run_nas("datasets", "register", "broken", "--file", str(bad), env=env)
+    assert refused.returncode == 2 and "labels: -1 is negative" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    again = run_nas("datasets", "register", "parts", "--file", str(good), env=env)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    listed = json.loads(run_nas("datasets", "--json", env=env).stdout)
+    assert [(d["name"], d["num_images"]) for d in listed] == [("parts", 20)]
+
+    searched = run_nas("search", "--space", "nasbench201", "--budget", "8", "--proxy", "naswot", "--data", "parts",
+                       "--proxy-batch", "16", "--workers", "1", env=env)
+    assert searched.returncode == 0, searched.stderr
+    too_many = run_nas("search", "--space", "nasbench201", "--budget", "8", "--proxy", "naswot", "--data", "parts",
+                       "--proxy-batch", "32", env=env)
+    assert too_many.returncode == 2 and "--proxy-batch" in too_many.stderr and "holds 20 images" in too_many.stderr

@@ -4,8 +4,13 @@ It lives in the service's process: a thread polls the database, and each search 
 a thread of its own (the strategy's ask and tell are cheap) whose candidate evaluations are Ray tasks.
 Progress is written after every batch (``nas.search.persist.Recorder``); a search is cancelled by
 setting its status, which the running thread reads before each batch, keeping what it found.
-Searches found ``running`` when the service starts were cut off by a stop: they are marked failed
-with that reason, never left running.
+
+A search cut off by a stop of the service (a graceful one puts it back in the queue itself; after a
+crash it is found ``running`` at the next start) is queued again and resumes from what is stored:
+the search is run again from its seed, and every candidate it had evaluated comes back from the
+store's score and latency caches, so it proposes the same candidates again at no cost and goes on
+from there. If it cannot be resumed (its request or its profile is gone), running it fails with the
+reason; it is never left running.
 """
 
 from __future__ import annotations
@@ -17,14 +22,13 @@ import traceback
 import searchspaces
 from nas.evaluate import load_data
 from nas.search import Search
-from nas.search.persist import Recorder, stored_evaluator
+from nas.search.persist import Recorder, stored_dataset, stored_evaluator
 from nas.search.request import parse_request
 from nas.storage import InvalidTransition, SearchRecord, Store
 from workers.ray_backend import RayEvaluator
 
 log = logging.getLogger("nas.workers")
 
-INTERRUPTED = "the service stopped while this search ran; submit it again (cached results make it quick)"
 
 
 class Dispatcher:
@@ -33,16 +37,25 @@ class Dispatcher:
         self.max_concurrent = max_concurrent
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a search was submitted or one ended: look now, not at the next poll
         self._running: dict[int, threading.Thread] = {}
+        self._ended: set[int] = set()
         self._thread = threading.Thread(target=self._loop, name="nas-dispatcher", daemon=True)
 
     def start(self) -> None:
         for record in self.store.list_searches(status="running", limit=10_000):
-            self.store.update_search(record.id, status="failed", error=INTERRUPTED)
+            log.warning("search %s was cut off at %s/%s candidates; it resumes", record.id, record.evaluated,
+                        record.budget)
+            self._requeue(record.id)
         self._thread.start()
+
+    def wake(self) -> None:
+        """Look for queued searches now (the submit route calls it)."""
+        self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
         for thread in list(self._running.values()):
             thread.join(timeout)
@@ -57,12 +70,14 @@ class Dispatcher:
                 self._tick()
             except Exception:  # the database went away for a moment: try again next tick
                 log.exception("dispatcher tick failed")
-            self._stop.wait(self.poll_seconds)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
 
     def _tick(self) -> None:
         for search_id, thread in list(self._running.items()):
-            if not thread.is_alive():
+            if search_id in self._ended or not thread.is_alive():
                 del self._running[search_id]
+                self._ended.discard(search_id)
         free = self.max_concurrent - len(self._running)
         if free <= 0:
             return
@@ -80,20 +95,28 @@ class Dispatcher:
         return self._stop.is_set() or self.store.get_search(search_id).status == "cancelled"
 
     def _run(self, record: SearchRecord) -> None:
-        recorder = Recorder(self.store, record.id)
+        try:
+            self._search(record)
+        finally:
+            self._ended.add(record.id)
+            self._wake.set()
+
+    def _search(self, record: SearchRecord) -> None:
+        recorder = Recorder(self.store, record.id, resume_from=record.evaluated)
         search: Search | None = None
         try:
             config = parse_request(record.request).to_config()
             space = searchspaces.get(config.space)
             profile = self.store.load_profile(record.profile_id)
-            data = load_data(config.proxy, space, profile.num_classes)
+            uploaded = stored_dataset(self.store, config.proxy, profile.num_classes)
+            data = load_data(config.proxy, space, profile.num_classes, uploaded)
             evaluator = stored_evaluator(self.store, space, config.proxy, data, profile, record.profile_id,
                                          RayEvaluator(space, config.proxy, data, profile))
             search = Search(config)
             search.run(evaluator, progress=recorder, should_stop=lambda: self._cancelled(record.id))
             recorder(search)
             if self._stop.is_set() and not search.done:
-                self.store.update_search(record.id, status="failed", error=INTERRUPTED)
+                self._requeue(record.id)  # the service is stopping: resume at its next start
             else:
                 self._finish(record.id, "succeeded")
         except Exception as error:
@@ -104,6 +127,12 @@ class Dispatcher:
                 except Exception:
                     log.exception("could not store the last candidates of search %s", record.id)
             self._finish(record.id, "failed", f"{type(error).__name__}: {error}")
+
+    def _requeue(self, search_id: int) -> None:
+        try:
+            self.store.update_search(search_id, status="queued")
+        except InvalidTransition:  # cancelled meanwhile: the cancel stands
+            pass
 
     def _finish(self, search_id: int, status: str, error: str | None = None) -> None:
         try:

@@ -8,21 +8,57 @@ for its search space.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 import searchspaces
+from api import errors
 from api.deps import get_settings, get_store
 from api.schemas import DeviceCreate, DeviceOut, ProfileSummary
-from nas.latency import ProfileError, validate_profile
+from nas.latency import DEFAULT_DEVICE, Profile, ProfileError, read_shipped, validate_profile
+from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.settings import Settings
 from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
 
 router = APIRouter(tags=["devices"])
 
-PROFILE_EXAMPLE = "see latency_tables/README.md, or any file in latency_tables/"
+# A name the registry could not hold is refused here (422, naming it) rather than looked up.
+DeviceName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the device's name (GET /devices)",
+                                 examples=[DEFAULT_DEVICE])]
+UNKNOWN_DEVICE = {404: errors.error("no device of that name")}
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
+    # The OpenAPI document resolves "#/$defs/..." against its own root, so the profile's sub-models
+    # are written in place (the profile schema has no recursion).
+    if isinstance(schema, list):
+        return [_inline_refs(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        siblings = {key: value for key, value in schema.items() if key != "$ref"}
+        return {**_inline_refs(defs[schema["$ref"].rsplit("/", 1)[-1]], defs), **siblings}
+    return {key: _inline_refs(value, defs) for key, value in schema.items()}
+
+
+def _profile_body() -> dict:
+    schema = Profile.model_json_schema()
+    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    # A real document, kept short: the shipped NAS-Bench-201 table (22 entries), two networks of each fit.
+    example = json.loads(read_shipped(DEFAULT_DEVICE, "nasbench201").to_json())
+    for part in ("calibration", "validation"):
+        example[part]["networks"] = example[part]["networks"][:2]
+    schema["description"] = (
+        "A latency profile document (schema_version 1), as `nas profile --space SPACE --device-name NAME "
+        "--out FILE.json` writes it on the device; `device.name` must be the device in the path. Fields: "
+        "latency_tables/README.md. The example is the shipped NAS-Bench-201 profile of "
+        f"{DEFAULT_DEVICE} (latency_tables/), its network lists shortened."
+    )
+    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
 @lru_cache(maxsize=256)
@@ -62,18 +98,22 @@ def _num_classes(store: Store, record: ProfileRecord) -> int:
 
 
 def _not_found(error: NotFound) -> HTTPException:
-    return HTTPException(status_code=404, detail=str(error))
+    return HTTPException(status_code=404, detail=f"name: {error}")
 
 
-@router.post("/devices", response_model=DeviceOut, status_code=201)
+@router.post("/devices", response_model=DeviceOut, status_code=201,
+             responses={409: errors.error("a device of that name exists")})
 def create_device(body: DeviceCreate, store: Store = Depends(get_store)) -> dict:
     """Register a device; its profiles are uploaded next."""
+    for field in ("hardware", "description"):
+        if "\x00" in getattr(body, field):  # PostgreSQL text cannot hold NUL
+            raise errors.invalid(["body", field], f"{field}: must not contain NUL characters")
     try:
         store.add_device(body.name, hardware=body.hardware, description=body.description)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     except ValueError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+        raise errors.invalid(["body", str(error).partition(":")[0]], str(error)) from None
     return _device_out(store, body.name)
 
 
@@ -83,21 +123,24 @@ def list_devices(store: Store = Depends(get_store)) -> list[dict]:
     return [_device_out(store, d.name) for d in store.list_devices()]
 
 
-@router.get("/devices/{name}", response_model=DeviceOut)
-def get_device(name: str, store: Store = Depends(get_store)) -> dict:
+@router.get("/devices/{name}", response_model=DeviceOut, responses=UNKNOWN_DEVICE)
+def get_device(name: DeviceName, store: Store = Depends(get_store)) -> dict:
     try:
         return _device_out(store, name)
     except NotFound as error:
         raise _not_found(error) from None
 
 
-@router.get("/devices/{name}/profiles", response_model=list[ProfileSummary])
+@router.get("/devices/{name}/profiles", response_model=list[ProfileSummary], responses=UNKNOWN_DEVICE)
 def list_profiles(
-    name: str,
-    space: str | None = Query(None, description="only this search space's profiles"),
+    name: DeviceName,
+    space: str | None = Query(None, description="only this search space's profiles (GET /spaces)"),
     store: Store = Depends(get_store),
 ) -> list[dict]:
     """The device's profiles, oldest version first, with coverage and validation figures."""
+    if space is not None and space not in searchspaces.names():
+        known = ", ".join(searchspaces.names())
+        raise errors.invalid(["query", "space"], f"space: unknown search space {space!r}; known spaces: {known}")
     try:
         return [_profile_out(p, _num_classes(store, p)) for p in store.list_profiles(name, space)]
     except NotFound as error:
@@ -106,13 +149,11 @@ def list_profiles(
 
 @router.post(
     "/devices/{name}/profiles", response_model=ProfileSummary, status_code=201,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"type": "object", "description": "a latency profile document (schema_version 1); "
-                   + PROFILE_EXAMPLE},
-    }}}},
+    responses={**UNKNOWN_DEVICE, 413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
+    openapi_extra={"requestBody": _profile_body()},
 )
 async def upload_profile(
-    name: str, request: Request, store: Store = Depends(get_store), settings: Settings = Depends(get_settings),
+    name: DeviceName, request: Request, store: Store = Depends(get_store), settings: Settings = Depends(get_settings),
 ) -> dict:
     """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited)."""
     body = await _read_limited(request, settings.max_upload_bytes)
@@ -131,10 +172,8 @@ def _admit_profile(store: Store, name: str, body: bytes) -> dict:
             {"loc": ["body", *_field_of(problem)], "msg": problem, "type": "profile"} for problem in error.problems
         ]) from None
     if profile.device.name != name:
-        raise HTTPException(status_code=422, detail=[{
-            "loc": ["body", "device", "name"], "type": "profile",
-            "msg": f"device.name: the profile was measured as {profile.device.name!r}, uploaded to {name!r}",
-        }])
+        raise errors.invalid(["body", "device", "name"], kind="profile", message=(
+            f"device.name: the profile was measured as {profile.device.name!r}, uploaded to {name!r}"))
     return _profile_out(store.add_profile(name, profile), profile.num_classes)
 
 

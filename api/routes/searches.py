@@ -6,14 +6,24 @@ field is a 422 naming it) and stored as queued; the dispatcher in ``workers`` ru
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from typing import Literal
 
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+import searchspaces
+from api import errors
 from api.deps import get_store
 from api.schemas import CandidateOut, CandidatePage, SearchOut
+from nas.search.persist import stored_dataset
 from nas.search.request import SearchRequest
 from nas.storage import SEARCH_STATUSES, SORTS, CandidateRecord, InvalidTransition, NotFound, SearchRecord, Store
 
 router = APIRouter(tags=["searches"])
+
+UNKNOWN_SEARCH = {404: errors.error("no search with that id")}
+MAX_OFFSET = 2**31 - 1
+Status = Literal[SEARCH_STATUSES]  # type: ignore[valid-type]
+Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 
 
 def _search_out(store: Store, record: SearchRecord) -> dict:
@@ -35,7 +45,8 @@ def _search_out(store: Store, record: SearchRecord) -> dict:
 def _candidate_out(c: CandidateRecord) -> dict:
     return {"id": c.id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
             "latency_ms": c.latency_ms, "params": c.params, "flops": c.flops, "feasible": c.feasible,
-            "is_pareto": c.is_pareto, "created_at": c.created_at.isoformat()}
+            "is_pareto": c.is_pareto, "created_at": c.created_at.isoformat(),
+            "links": {form: f"/api/v1/candidates/{c.id}/model?format={form}" for form in ("onnx", "json")}}
 
 
 def _get(store: Store, search_id: int) -> SearchRecord:
@@ -46,11 +57,12 @@ def _get(store: Store, search_id: int) -> SearchRecord:
 
 
 def _invalid(field: str, message: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
+    return errors.invalid(["body", field], message)
 
 
-@router.post("/searches", response_model=SearchOut, status_code=202)
-def submit_search(body: SearchRequest, store: Store = Depends(get_store)) -> dict:
+@router.post("/searches", response_model=SearchOut, status_code=202,
+             responses={413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")})
+def submit_search(body: SearchRequest, request: Request, store: Store = Depends(get_store)) -> dict:
     """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
     (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued."""
     try:
@@ -65,35 +77,43 @@ def submit_search(body: SearchRequest, store: Store = Depends(get_store)) -> dic
     except NotFound as error:
         field = "profile_version" if body.profile_version else "device"
         raise _invalid(field, f"{field}: {error}") from None
-    request = {**body.model_dump(), "profile_version": profile.version}
-    record = store.create_search(request, space=config.space, device=body.device, profile_id=profile.id,
+    try:
+        stored_dataset(store, config.proxy, store.load_profile(profile.id).num_classes, load=False)
+    except ValueError as error:
+        raise _invalid(str(error).partition(":")[0], str(error)) from None
+    stored = {**body.model_dump(), "profile_version": profile.version}
+    record = store.create_search(stored, space=config.space, device=body.device, profile_id=profile.id,
                                  strategy=config.strategy, budget=config.budget, seed=config.seed)
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.wake()
     return _search_out(store, record)
 
 
 @router.get("/searches", response_model=list[SearchOut])
 def list_searches(
-    status: str | None = Query(None, description=" | ".join(SEARCH_STATUSES)),
-    space: str | None = None,
+    status: Status | None = Query(None, description="only searches with this status"),
+    space: str | None = Query(None, description="only searches of this space (GET /spaces)"),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     store: Store = Depends(get_store),
 ) -> list[dict]:
     """Searches, newest first."""
-    if status is not None and status not in SEARCH_STATUSES:
-        raise HTTPException(status_code=422, detail=f"status: unknown status {status!r}; one of "
-                                                    + ", ".join(SEARCH_STATUSES))
+    if space is not None and space not in searchspaces.names():
+        raise errors.invalid(["query", "space"], f"space: unknown search space {space!r}; known spaces: "
+                             + ", ".join(searchspaces.names()))
     return [_search_out(store, r) for r in store.list_searches(status=status, space=space, limit=limit,
                                                                offset=offset)]
 
 
-@router.get("/searches/{search_id}", response_model=SearchOut)
+@router.get("/searches/{search_id}", response_model=SearchOut, responses=UNKNOWN_SEARCH)
 def get_search(search_id: int, store: Store = Depends(get_store)) -> dict:
     """Status and progress: evaluated / budget, hypervolume after every batch, the front's size."""
     return _search_out(store, _get(store, search_id))
 
 
-@router.post("/searches/{search_id}/cancel", response_model=SearchOut)
+@router.post("/searches/{search_id}/cancel", response_model=SearchOut,
+             responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished")})
 def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
     """Cancel a queued or running search; a running one stops after its current batch and keeps
     what it found."""
@@ -105,25 +125,23 @@ def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
     return _search_out(store, record)
 
 
-@router.get("/searches/{search_id}/candidates", response_model=CandidatePage)
+@router.get("/searches/{search_id}/candidates", response_model=CandidatePage, responses=UNKNOWN_SEARCH)
 def list_candidates(
     search_id: int,
-    sort: str = Query("score", description=" | ".join(SORTS)),
+    sort: Sort = Query("score", description="the column to sort by (created: evaluation order)"),
     descending: bool = True,
     limit: int = Query(100, ge=1, le=10_000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     store: Store = Depends(get_store),
 ) -> dict:
     """The search's candidates, a page at a time, sorted."""
     _get(store, search_id)
-    if sort not in SORTS:
-        raise HTTPException(status_code=422, detail=f"sort: unknown sort key {sort!r}; one of {', '.join(SORTS)}")
     items = store.list_candidates(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
     return {"total": store.count_candidates(search_id), "limit": limit, "offset": offset,
             "items": [_candidate_out(c) for c in items]}
 
 
-@router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut])
+@router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], responses=UNKNOWN_SEARCH)
 def pareto_front(search_id: int, store: Store = Depends(get_store)) -> list[dict]:
     """The front: feasible non-dominated candidates, fastest first."""
     _get(store, search_id)

@@ -1,8 +1,10 @@
 from functools import lru_cache
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 
 import searchspaces
+from api import errors
 from api.schemas import SpaceDetail, SpaceSummary
 
 router = APIRouter(tags=["spaces"])
@@ -20,8 +22,12 @@ def list_spaces() -> list[dict]:
     return [_describe(name) for name in searchspaces.names()]
 
 
-@router.get("/spaces/{space}", response_model=SpaceDetail)
-def get_space(space: str) -> dict:
+SpaceName = Annotated[str, Path(description="the space's name (GET /spaces)", examples=["mobilenetv3"])]
+
+
+@router.get("/spaces/{space}", response_model=SpaceDetail,
+            responses={404: errors.error("no search space of that name")})
+def get_space(space: SpaceName) -> dict:
     """One search space with its choices and an example architecture string."""
     if space not in searchspaces.names():
         raise HTTPException(

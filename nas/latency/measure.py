@@ -9,18 +9,17 @@ parallelism changes the latency of small blocks more than anything else does.
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
+from nas.export import onnx_bytes
+
 RUNTIMES = ("torch", "onnxruntime")
-ONNX_OPSET = 17
 MIN_REPEATS = 5
 
 
@@ -124,22 +123,14 @@ class Runner:
 
     def _ort_session(self, module: nn.Module, example: torch.Tensor):
         ort = _onnxruntime()
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            # The TorchScript exporter exports a block in ~0.4 s against ~6 s for the torch.export
-            # one, which matters when a space has hundreds of block keys; it is deprecated, not gone.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-                input_names=["input"], output_names=["output"],
-            )
+        model = onnx_bytes(module, example)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def _onnxruntime():

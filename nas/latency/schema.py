@@ -15,9 +15,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+)
 
 import searchspaces
 
@@ -26,8 +36,34 @@ STATISTICS = ("p50", "mean", "min")
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_LISTED = 10  # keys named in one problem before "... and N more"
 
+# Unknown fields are refused, and numbers must be JSON numbers of the right kind: lax pydantic would
+# read true as 1 and "1.5" as 1.5, which is a mistake in a measured file, never a value.
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 NonNegative = Field(ge=0)
+
+
+def _iso_date_time(value: Any) -> Any:
+    # Lax pydantic would also read a number, or a string of digits, as seconds since 1970.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date-time string, got {type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"must be an ISO 8601 date-time such as 2026-11-23T10:00:00Z, got {value!r:.40}") from None
+
+
+DateTime = Annotated[datetime, BeforeValidator(_iso_date_time)]
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:  # a NUL is never part of a name or a version, and PostgreSQL text cannot hold one
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
 
 
 class ProfileError(ValueError):
@@ -43,54 +79,54 @@ class ProfileError(ValueError):
 class DeviceInfo(BaseModel):
     model_config = _STRICT
     name: str = Field(pattern=DEVICE_NAME_PATTERN)
-    hardware: str = Field(min_length=1, max_length=200)
-    runtime: str = Field(min_length=1, max_length=64)
-    runtime_version: str = Field(min_length=1, max_length=64)
-    threads: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    hardware: Text = Field(min_length=1, max_length=200)
+    runtime: Text = Field(min_length=1, max_length=64)
+    runtime_version: Text = Field(min_length=1, max_length=64)
+    threads: StrictInt = Field(ge=1)
+    batch_size: StrictInt = Field(ge=1)
     precision: Literal["fp32", "fp16", "bf16", "int8"]
 
 
 class MeasurementInfo(BaseModel):
     model_config = _STRICT
-    warmup: int = NonNegative
-    repeats: int = Field(ge=1)
-    rounds: int = Field(default=1, ge=1)
+    warmup: StrictInt = NonNegative
+    repeats: StrictInt = Field(ge=1)
+    rounds: StrictInt = Field(default=1, ge=1)
     statistic: Literal["p50", "mean", "min"]
     unit: Literal["ms"]
-    measured_at: datetime
-    tool: str = Field(min_length=1, max_length=200)
-    duration_s: Optional[float] = Field(default=None, ge=0)  # how long profiling took, all stages
+    measured_at: DateTime
+    tool: Text = Field(min_length=1, max_length=200)
+    duration_s: Optional[StrictFloat] = Field(default=None, ge=0)  # how long profiling took, all stages
 
 
 class Entry(BaseModel):
     """One block's timing, in ms, after the overhead was taken off (see ``overhead_ms``)."""
 
     model_config = _STRICT
-    p50: float = NonNegative
-    mean: float = NonNegative
-    std: float = NonNegative
-    min: Optional[float] = Field(default=None, ge=0)
-    count: int = Field(ge=1)
+    p50: StrictFloat = NonNegative
+    mean: StrictFloat = NonNegative
+    std: StrictFloat = NonNegative
+    min: Optional[StrictFloat] = Field(default=None, ge=0)
+    count: StrictInt = Field(ge=1)
 
 
 class NetworkPoint(BaseModel):
     """A whole network measured end to end, with what the table predicted for it."""
 
     model_config = _STRICT
-    arch: str
-    measured_ms: float = NonNegative
-    predicted_ms: float = NonNegative
+    arch: Text
+    measured_ms: StrictFloat = NonNegative
+    predicted_ms: StrictFloat = NonNegative
 
 
 class Calibration(BaseModel):
     """``predicted = a * (overhead_ms + sum of entries) + b``, fitted on ``fit_on`` networks."""
 
     model_config = _STRICT
-    a: float = Field(gt=0)
-    b: float
-    fit_on: int = NonNegative
-    method: str = "least relative squares"
+    a: StrictFloat = Field(gt=0)
+    b: StrictFloat
+    fit_on: StrictInt = NonNegative
+    method: Text = "least relative squares"
     networks: list[NetworkPoint] = []
 
 
@@ -98,11 +134,11 @@ class Validation(BaseModel):
     """How the calibrated table did on networks it was not fitted on."""
 
     model_config = _STRICT
-    n: int = NonNegative
-    mape: Optional[float] = Field(default=None, ge=0)
-    within_10pct: Optional[float] = Field(default=None, ge=0, le=1)
-    spearman: Optional[float] = Field(default=None, ge=-1, le=1)
-    max_ape: Optional[float] = Field(default=None, ge=0)
+    n: StrictInt = NonNegative
+    mape: Optional[StrictFloat] = Field(default=None, ge=0)
+    within_10pct: Optional[StrictFloat] = Field(default=None, ge=0, le=1)
+    spearman: Optional[StrictFloat] = Field(default=None, ge=-1, le=1)
+    max_ape: Optional[StrictFloat] = Field(default=None, ge=0)
     networks: list[NetworkPoint] = []
 
 
@@ -112,10 +148,10 @@ class Profile(BaseModel):
     device: DeviceInfo
     measurement: MeasurementInfo
     search_space: str
-    resolutions: list[int] = Field(min_length=1)
-    num_classes: int = Field(ge=1)
+    resolutions: list[StrictInt] = Field(min_length=1)
+    num_classes: StrictInt = Field(ge=1)
     entries: dict[str, Entry]
-    overhead_ms: float = NonNegative
+    overhead_ms: StrictFloat = NonNegative
     calibration: Calibration
     validation: Validation
     _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
@@ -135,6 +171,8 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ProfileError([f"not JSON: {error}"], source) from None
+        except RecursionError:  # json's parser recurses once per level of [ or {
+            raise ProfileError(["not JSON: nested too deeply to read"], source) from None
     if not isinstance(data, dict):
         raise ProfileError([f"the document must be a JSON object, got {type(data).__name__}"], source)
     problems = []
@@ -157,6 +195,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{where}: unknown field"
     if error["type"] == "finite_number":
         return f"{where}: must be a finite number, got {error.get('input')!r}"
+    if error["type"] == "value_error":  # our own validators' messages, without pydantic's "Value error, "
+        return f"{where}: {error['ctx']['error']}"
     if where == "measurement.unit":
         return f"measurement.unit: must be 'ms', got {error.get('input')!r}"
     return f"{where}: {error['msg']}"
@@ -191,7 +231,8 @@ def _semantic_problems(data: dict[str, Any]) -> list[str]:
         )
     if extra:
         problems.append(f"entries: {len(extra)} keys the space does not produce: {_listing(extra)}")
-    statistic = (data.get("measurement") or {}).get("statistic")
+    measurement = data.get("measurement")
+    statistic = measurement.get("statistic") if isinstance(measurement, dict) else None
     if statistic == "min":
         lacking = sorted(k for k, v in entries.items() if isinstance(v, dict) and v.get("min") is None)
         if lacking:

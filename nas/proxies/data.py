@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nas.datasets.calibration import CalibrationSet
+
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
@@ -46,6 +48,11 @@ def _cifar10_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def cifar10_sample_size() -> int:
+    """Images in the shipped CIFAR-10 sample."""
+    return len(_cifar10_arrays()[1])
+
+
 def cifar10_data(batch_size: int = 64, resolution: int = 32, seed: int = 0) -> ProxyData:
     """A seeded draw of ``batch_size`` of the 550 shipped CIFAR-10 images (labels 0-9)."""
     _check(batch_size, resolution)
@@ -57,11 +64,39 @@ def cifar10_data(batch_size: int = 64, resolution: int = 32, seed: int = 0) -> P
                      "cifar10_sample")
 
 
+def calibration_data(dataset: CalibrationSet, name: str, batch_size: int, resolution: int,
+                     seed: int = 0) -> ProxyData:
+    """A seeded draw of ``batch_size`` images of an uploaded dataset, at ``resolution``.
+
+    ``uint8`` images are normalised with the dataset's own channel statistics; float images were
+    normalised by their owner and are only resized.
+    """
+    _check(batch_size, resolution)
+    if batch_size > dataset.size:
+        raise ValueError(f"batch_size: dataset {name!r} holds {dataset.size} images, asked {batch_size}")
+    order = np.sort(np.random.default_rng(seed).permutation(dataset.size)[:batch_size])
+    images = dataset.images[order]
+    if images.dtype == np.uint8:
+        scaled = dataset.images.astype(np.float64) / 255.0
+        mean = tuple(scaled.mean(axis=(0, 2, 3)))
+        std = tuple(np.maximum(scaled.std(axis=(0, 2, 3)), 1e-3))
+        inputs = normalise(images, resolution, mean, std)
+    else:
+        inputs = resize_to(torch.from_numpy(np.ascontiguousarray(images)), resolution)
+    return ProxyData(inputs, torch.from_numpy(dataset.labels[order]).long(), name)
+
+
 def normalise(images: np.ndarray, resolution: int,
               mean: tuple[float, ...] = CIFAR10_MEAN, std: tuple[float, ...] = CIFAR10_STD) -> torch.Tensor:
     """uint8 NCHW images -> normalised float32 at ``resolution`` x ``resolution``."""
     x = torch.from_numpy(images).float().div_(255.0)
-    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    x = (x - torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)) / torch.tensor(
+        std, dtype=torch.float32).view(1, 3, 1, 1)
+    return resize_to(x, resolution)
+
+
+def resize_to(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Float NCHW images at ``resolution`` x ``resolution`` (bilinear), contiguous."""
     if x.shape[-1] != resolution or x.shape[-2] != resolution:
         x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
     return x.contiguous()

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import searchspaces
-from nas.evaluate import Metrics, ProxyConfig, evaluate
+from nas.datasets.calibration import CalibrationSet, read_npz
+from nas.evaluate import BUILT_IN_DATA, Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
 from nas.proxies import ProxyData
 from nas.search.runner import Evaluator, Search
-from nas.storage import Store
+from nas.storage import NotFound, Store
 
 
 def stored_evaluator(
@@ -51,12 +52,39 @@ def stored_evaluator(
     return run
 
 
-class Recorder:
-    """Writes a search's progress to its row: new candidates, the front, count and hypervolume."""
+def stored_dataset(store: Store, proxy: ProxyConfig, num_classes: int, load: bool = True) -> CalibrationSet | None:
+    """The uploaded dataset ``proxy.data`` names (None for a built-in batch), checked against the
+    search: ``ValueError`` naming ``data`` or ``proxy_batch`` when it cannot serve it. With
+    ``load=False`` only the checks run (None either way)."""
+    if proxy.data in BUILT_IN_DATA:
+        return None
+    try:
+        record = store.get_dataset(proxy.data)
+    except NotFound:
+        uploaded = [d.name for d in store.list_datasets()]
+        raise ValueError(f"data: unknown dataset {proxy.data!r}; built in: {', '.join(BUILT_IN_DATA)}; uploaded: "
+                         f"{', '.join(uploaded) or 'none (POST /api/v1/datasets)'}") from None
+    if record.num_classes > num_classes:
+        raise ValueError(f"data: dataset {record.name!r} has {record.num_classes} classes, more than the "
+                         f"{num_classes} outputs of the networks the device profile describes")
+    if proxy.needs_data() and proxy.batch_size > record.num_images:
+        raise ValueError(f"proxy_batch: dataset {record.name!r} holds {record.num_images} images; "
+                         f"the proxy batch asks {proxy.batch_size}")
+    return read_npz(store.dataset_content(record.name), record.num_classes) if load else None
 
-    def __init__(self, store: Store, search_id: int) -> None:
+
+class Recorder:
+    """Writes a search's progress to its row: new candidates, the front, count and hypervolume.
+
+    A resumed search replays from its seed what it had evaluated (``resume_from`` candidates, served
+    by the caches); while it catches up, the stored progress is left as it was, so no poller sees it
+    go backwards, and the candidates it finds again are already stored (``add_candidates`` skips them).
+    """
+
+    def __init__(self, store: Store, search_id: int, resume_from: int = 0) -> None:
         self.store = store
         self.search_id = search_id
+        self.resume_from = resume_from
         self.written = 0
 
     def __call__(self, search: Search) -> None:
@@ -64,6 +92,8 @@ class Recorder:
         if new:
             self.store.add_candidates(self.search_id, [c.row() for c in new])
             self.written = len(search.candidates)
+        if search.evaluated < self.resume_from and not search.done:
+            return
         self.store.set_pareto(self.search_id, [c.metrics.arch_hash for c in search.front()])
         progress = search.progress()
         self.store.update_search(

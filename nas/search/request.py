@@ -4,6 +4,7 @@ the field's name."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import nas.proxies
 from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
 from nas.latency import DEFAULT_DEVICE
+from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
 
@@ -27,8 +29,9 @@ class SearchRequest(BaseModel):
 
     space: str = Field(description="search space (GET /spaces)")
     budget: int = Field(100, ge=1, le=MAX_BUDGET, description="unique candidates to evaluate")
-    device: str = Field(DEFAULT_DEVICE, description="device whose profile predicts latency (GET /devices)")
-    profile_version: int | None = Field(None, ge=1, description="the device's profile version (default: newest)")
+    device: str = Field(DEFAULT_DEVICE, pattern=DEVICE_NAME_PATTERN,
+                        description="device whose profile predicts latency (GET /devices)")
+    profile_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the device's profile version (default: newest)")
     strategy: str = Field(DEFAULT_STRATEGY, description="random, evolution, nsga2 or tpe")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     latency_max_ms: float | None = Field(None, gt=0, description="latency budget on the device, ms")
@@ -38,7 +41,8 @@ class SearchRequest(BaseModel):
     ensemble: list[str] | None = Field(None, min_length=2, description="proxies whose mean rank scores candidates")
     objectives: list[Literal["params", "flops"]] = Field(default_factory=list,
                                                          description="further objectives to minimise")
-    data: str = Field("cifar10_sample", description="proxy data: cifar10_sample or synthetic")
+    data: str = Field("cifar10_sample", description="proxy data: cifar10_sample (real CIFAR-10 images), synthetic, "
+                      "or the name of an uploaded dataset (GET /datasets)")
     proxy_batch: int | None = Field(None, ge=1, le=512, description="images per proxy batch (default: the space's)")
     batch_size: int = Field(DEFAULT_BATCH, ge=1, le=256, description="candidates evaluated per round")
 
@@ -46,8 +50,9 @@ class SearchRequest(BaseModel):
         """The engine's configuration; ``ValueError`` naming the field for a bad combination."""
         if self.proxy and self.ensemble:
             raise ValueError("proxy: give proxy or ensemble, not both")
-        if self.data not in BUILT_IN_DATA:
-            raise ValueError(f"data: unknown dataset {self.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
+        if self.data not in BUILT_IN_DATA and not re.fullmatch(DEVICE_NAME_PATTERN, self.data):
+            raise ValueError(f"data: {self.data!r} is neither a built-in dataset ({', '.join(BUILT_IN_DATA)}) "
+                             "nor an uploaded dataset's name")
         proxies = tuple(self.ensemble) if self.ensemble else (self.proxy or DEFAULT_PROXY,)
         proxy = ProxyConfig(
             proxies=proxies, ensemble=bool(self.ensemble), data=self.data, seed=self.seed,

@@ -11,6 +11,7 @@ from nas.storage.records import (
     SEARCH_STATUSES,
     AlreadyExists,
     CandidateRecord,
+    DatasetRecord,
     DeviceRecord,
     InvalidTransition,
     NotFound,
@@ -23,6 +24,7 @@ from nas.storage.repository import SORTS, Store, open_store
 __all__ = [
     "AlreadyExists",
     "CandidateRecord",
+    "DatasetRecord",
     "DatabaseURLError",
     "DeviceRecord",
     "InvalidTransition",

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from nas.storage.models import HASH, Candidate, Device, LatencyProfile, Search
+from nas.storage.models import HASH, Candidate, Dataset, Device, LatencyProfile, Search
 from nas.storage.records import (
     CandidateRecord,
+    DatasetRecord,
     DeviceRecord,
     ProfileRecord,
     SearchRecord,
@@ -23,6 +24,7 @@ from nas.storage.records import (
 
 MAX_LISTED = 10
 MAX_PAGE = 10_000
+MAX_OFFSET = 2**31 - 1  # fits every backend's integer
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -48,6 +50,12 @@ def search(row: Search) -> SearchRecord:
         hypervolume=row.hypervolume, history=[list(pair) for pair in row.history], error=row.error,
         created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
     )
+
+
+def dataset(row: Dataset) -> DatasetRecord:
+    return DatasetRecord(id=row.id, name=row.name, description=row.description, num_images=row.num_images,
+                         height=row.height, width=row.width, num_classes=row.num_classes, dtype=row.dtype,
+                         sha256=row.sha256, size_bytes=row.size_bytes, created_at=row.created_at)
 
 
 def candidate(row: Candidate) -> CandidateRecord:
@@ -114,8 +122,14 @@ def check_text(value: Any, field: str, longest: int) -> str:
 def check_page(limit: int, offset: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit: must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset: must be a non-negative integer, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset: must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
+
+
+def nameable(value: str) -> bool:
+    """Whether ``value`` can name a row at all: PostgreSQL text holds no NUL, so a name with one is
+    simply not there (never a database error)."""
+    return isinstance(value, str) and "\x00" not in value
 
 
 def insert_ignoring(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:

@@ -94,6 +94,21 @@ class CandidateRecord:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    id: int
+    name: str
+    description: str
+    num_images: int
+    height: int
+    width: int
+    num_classes: int
+    dtype: str
+    sha256: str
+    size_bytes: int
+    created_at: datetime
+
+
 def finite(value: Any, field: str) -> float:
     """``value`` as a float; ``ValueError`` naming ``field`` if it is not a finite number.
 

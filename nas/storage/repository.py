@@ -26,6 +26,7 @@ from nas.storage.models import (
     HASH,
     NAME,
     Candidate,
+    Dataset,
     Device,
     LatencyCache,
     LatencyProfile,
@@ -37,6 +38,7 @@ from nas.storage.records import (
     FINAL_STATUSES,
     AlreadyExists,
     CandidateRecord,
+    DatasetRecord,
     DeviceRecord,
     InvalidTransition,
     NotFound,
@@ -50,7 +52,8 @@ from nas.storage.records import (
 SORTS = {"score": Candidate.score, "latency_ms": Candidate.latency_ms, "params": Candidate.params,
          "flops": Candidate.flops, "created": Candidate.id}
 CHUNK = 500  # values per IN (...) list and rows per insert, well under SQLite's parameter limit
-_NEXT_STATUSES = {"queued": {"running", *FINAL_STATUSES}, "running": set(FINAL_STATUSES)}
+# running -> queued: a search cut off by a stop of the service goes back in the queue to resume.
+_NEXT_STATUSES = {"queued": {"running", *FINAL_STATUSES}, "running": {"queued", *FINAL_STATUSES}}
 
 
 class Store:
@@ -103,6 +106,9 @@ class Store:
         convert.check_name(name, "name", DEVICE_NAME_PATTERN)
         if not isinstance(hardware, str) or len(hardware) > 200:
             raise ValueError(f"hardware: must be a string of at most 200 characters, got {hardware!r:.80}")
+        for field, value in (("hardware", hardware), ("description", description)):
+            if not convert.nameable(value):
+                raise ValueError(f"{field}: must not contain NUL characters")
         with self._sessions.begin() as session:
             if session.scalar(select(Device.id).where(Device.name == name)) is not None:
                 raise AlreadyExists(f"name: a device named {name!r} already exists", field="name")
@@ -130,6 +136,8 @@ class Store:
         with self._sessions.begin() as session:
             device = self._device(session, device_name)
             query = select(LatencyProfile).where(LatencyProfile.device_id == device.id)
+            if space is not None and not convert.nameable(space):
+                return []
             if space is not None:
                 query = query.where(LatencyProfile.search_space == space)
             query = query.order_by(LatencyProfile.search_space, LatencyProfile.version)
@@ -139,6 +147,8 @@ class Store:
         """Version ``version`` of the device's profile for ``space``; the latest when None."""
         with self._sessions.begin() as session:
             device = self._device(session, device_name)
+            if not convert.nameable(space):
+                raise NotFound(f"device {device_name!r} has no profile for search space {space!r}")
             query = select(LatencyProfile).where(
                 LatencyProfile.device_id == device.id, LatencyProfile.search_space == space)
             if version is None:
@@ -184,6 +194,40 @@ class Store:
                     added.append(convert.profile(self._add_profile(session, device, profile, document)))
         return added
 
+    # --- calibration datasets ---------------------------------------------------------------------
+
+    def add_dataset(self, name: str, content: bytes, info: dict[str, Any], description: str = "") -> DatasetRecord:
+        """Keep an uploaded dataset already checked by ``nas.datasets.calibration.read_npz``; ``info``
+        is its ``describe()``. A name is never reused (``AlreadyExists``)."""
+        convert.check_name(name, "name", DEVICE_NAME_PATTERN)
+        if not isinstance(description, str) or len(description) > 2000 or not convert.nameable(description):
+            raise ValueError(f"description: must be a string of at most 2000 characters without NUL, "
+                             f"got {description!r:.80}")
+        with self._sessions.begin() as session:
+            if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
+                raise AlreadyExists(f"name: a dataset named {name!r} already exists; datasets are never "
+                                    "replaced, upload it under a new name", field="name")
+            row = Dataset(name=name, description=description, content=content, size_bytes=len(content),
+                          **{key: info[key] for key in ("num_images", "height", "width", "num_classes",
+                                                        "dtype", "sha256")})
+            session.add(row)
+            self._flush(session, f"name: a dataset named {name!r} already exists", "name")
+            return convert.dataset(row)
+
+    def get_dataset(self, name: str) -> DatasetRecord:
+        with self._sessions.begin() as session:
+            return convert.dataset(self._dataset(session, name))
+
+    def list_datasets(self) -> list[DatasetRecord]:
+        with self._sessions.begin() as session:
+            return [convert.dataset(d) for d in session.scalars(select(Dataset).order_by(Dataset.name))]
+
+    def dataset_content(self, name: str) -> bytes:
+        """The ``.npz`` file as it was uploaded."""
+        with self._sessions.begin() as session:
+            self._dataset(session, name)
+            return bytes(session.scalar(select(Dataset.content).where(Dataset.name == name)))
+
     # --- searches ---------------------------------------------------------------------------------
 
     def create_search(self, request: dict[str, Any], *, space: str, device: str, profile_id: int | None,
@@ -224,6 +268,8 @@ class Store:
         if status is not None:
             query = query.where(Search.status == check_status(status))
         if space is not None:
+            if not convert.nameable(space):
+                return []
             query = query.where(Search.space == space)
         query = query.order_by(Search.id.desc()).limit(limit).offset(offset)
         with self._sessions.begin() as session:
@@ -234,8 +280,9 @@ class Store:
                       error: str | None = None) -> SearchRecord:
         """Record progress or a status change; the times are set by the change.
 
-        queued -> running | a final status; running -> a final status (succeeded, failed, cancelled);
-        a final status never changes, so a worker finishing after a cancel cannot undo it.
+        queued -> running | a final status; running -> queued (to resume after a restart) | a final
+        status (succeeded, failed, cancelled); a final status never changes, so a worker finishing after
+        a cancel cannot undo it. ``started_at`` is the first start: a resumed search keeps it.
         """
         if status is not None:
             check_status(status)
@@ -250,7 +297,7 @@ class Store:
                     raise InvalidTransition(f"status: search {search_id} is {search.status}; "
                                             f"it cannot become {status}")
                 search.status = status
-                if status == "running":
+                if status == "running" and search.started_at is None:
                     search.started_at = utcnow()
                 if status in FINAL_STATUSES:
                     search.finished_at = utcnow()
@@ -326,6 +373,15 @@ class Store:
             self._search(session, search_id)
             return session.scalar(query) or 0
 
+    def get_candidate(self, candidate_id: int) -> CandidateRecord:
+        if not _is_id(candidate_id):
+            raise NotFound(f"no candidate with id {candidate_id}")
+        with self._sessions.begin() as session:
+            found = session.get(Candidate, candidate_id)
+            if found is None:
+                raise NotFound(f"no candidate with id {candidate_id}")
+            return convert.candidate(found)
+
     # --- caches -----------------------------------------------------------------------------------
 
     def cached_scores(self, space: str, proxy_key: str, arch_hashes: Iterable[str]) -> dict[str, dict[str, float]]:
@@ -370,13 +426,26 @@ class Store:
 
     @staticmethod
     def _device(session: Session, name: str) -> Device:
+        if not convert.nameable(name):
+            raise NotFound(f"no device named {name!r}")
         device = session.scalars(select(Device).where(Device.name == name)).first()
         if device is None:
             raise NotFound(f"no device named {name!r}")
         return device
 
     @staticmethod
+    def _dataset(session: Session, name: str) -> Dataset:
+        if not convert.nameable(name):
+            raise NotFound(f"no dataset named {name!r}")
+        dataset = session.scalars(select(Dataset).where(Dataset.name == name)).first()
+        if dataset is None:
+            raise NotFound(f"no dataset named {name!r}")
+        return dataset
+
+    @staticmethod
     def _search(session: Session, search_id: int, lock: bool = False) -> Search:
+        if not _is_id(search_id):
+            raise NotFound(f"no search with id {search_id}")
         # FOR UPDATE OF searches: lock the search row only, not its device.
         search = session.get(Search, search_id, with_for_update={"of": Search} if lock else None)
         if search is None:
@@ -414,6 +483,11 @@ class Store:
         self._flush(session, f"version: profile version {version} of {device.name!r} on "
                              f"{profile.search_space!r} was added concurrently; retry", "version")
         return row
+
+
+def _is_id(value: Any) -> bool:
+    """Ids are 32-bit (PostgreSQL's integer): a larger one names no row, it is no database error."""
+    return isinstance(value, int) and 0 < value < 2**31
 
 
 def open_store(url: str | None = None) -> Store:

@@ -78,6 +78,8 @@ def bad_documents():
     space["search_space"] = "resnet"
     missing = document()
     missing["entries"].pop(key)
+    floats = document()
+    floats["resolutions"] = [32.0]
     return [
         ("not json", "not JSON"),
         (nan, "overhead_ms: must be a finite number"),
@@ -86,6 +88,9 @@ def bad_documents():
         (json.dumps(space), "resnet"),
         (json.dumps(missing), "missing"),
         (json.dumps(document("other-device")), "device.name"),
+        (json.dumps({**document(), "measurement": ["min"]}), "measurement: Input should be a valid dictionary"),
+        (json.dumps(floats), "resolutions.0: Input should be a valid integer"),
+        ("[" * 60_000, "nested too deeply"),
     ]
 
 
@@ -112,3 +117,14 @@ def test_unknown_devices_are_404_naming_them(client):
                      client.post("/api/v1/devices/nope/profiles", content=json.dumps(document("nope")))):
         assert response.status_code == 404
         assert "nope" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("method, url, kwargs, field", [
+    ("get", "/api/v1/devices/bad name!", {}, "name"),
+    ("get", "/api/v1/devices/x86-64-2core/profiles", {"params": {"space": "resnet"}}, "space"),
+    ("post", "/api/v1/devices", {"json": {"name": "pi4", "hardware": "Pi\x004"}}, "hardware"),
+])
+def test_names_the_registry_cannot_hold_are_refused_by_field(client, method, url, kwargs, field):
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == 422, response.text
+    assert [problem["loc"][-1] for problem in response.json()["detail"]] == [field]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -9,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from nas.settings import Settings
+from nas.storage import open_store
 
 
 @pytest.fixture
@@ -53,6 +56,28 @@ def test_submit_watch_and_read_the_front(client):
     assert latencies == sorted(latencies)
     listed = client.get("/api/v1/searches", params={"status": "succeeded"}).json()
     assert [s["id"] for s in listed] == [submitted["id"]]
+
+
+def test_a_search_scores_on_an_uploaded_dataset(client):
+    import numpy as np
+
+    from tests.datasets.test_calibration import images, npz
+
+    content = npz(images=images(n=24, side=32), labels=np.arange(24) % 10)
+    uploaded = client.post("/api/v1/datasets", files={"file": ("parts.npz", content)}, data={"name": "parts"})
+    assert uploaded.status_code == 201, uploaded.text
+    ids = [client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 8, "proxy": "naswot",
+                                                 "proxy_batch": 16, "data": data}).json()["id"]
+           for data in ("parts", "cifar10_sample")]
+    scores = []
+    for search_id in ids:
+        done, _ = wait_for(client, search_id, {"succeeded", "failed"})
+        assert done["status"] == "succeeded", done["error"]
+        items = client.get(f"/api/v1/searches/{search_id}/candidates", params={"sort": "created"}).json()["items"]
+        scores.append({c["arch_hash"]: c["scores"]["naswot"] for c in items})
+    # Same seed, same candidates; different images, different NASWOT scores.
+    assert scores[0].keys() == scores[1].keys()
+    assert scores[0] != scores[1]
 
 
 def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
@@ -105,17 +130,81 @@ def test_unknown_search_is_404(client):
     assert client.post("/api/v1/searches/999/cancel").status_code == 404
 
 
-def test_a_search_cut_off_by_a_restart_is_marked_failed_with_the_reason(database_url, tmp_path, local_ray):
-    from nas.storage import open_store
+def evaluating_workers() -> list[int]:
+    """Ray worker processes running an evaluation now (Ray titles a busy worker with its task)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                    if handle.read().startswith(b"ray::_evaluate_task"):
+                        pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
 
+
+def test_a_worker_killed_mid_search_costs_only_its_candidates(client):
+    search_id = client.post("/api/v1/searches", json={"space": "mobilenetv3", "budget": 32}).json()["id"]
+    deadline = time.monotonic() + 120
+    killed = None
+    while killed is None:
+        assert time.monotonic() < deadline, "no evaluation was ever seen running"
+        busy = evaluating_workers()
+        if busy:
+            os.kill(busy[0], signal.SIGKILL)
+            killed = busy[0]
+        time.sleep(0.02)
+    done, _ = wait_for(client, search_id, {"succeeded", "failed"})
+    assert done["status"] == "succeeded", done["error"]
+    assert done["evaluated"] == 32 and done["front_size"] > 0
+    page = client.get(f"/api/v1/searches/{search_id}/candidates", params={"limit": 100}).json()
+    assert page["total"] == 32 and len({c["arch_hash"] for c in page["items"]}) == 32
+    assert not os.path.exists(f"/proc/{killed}") or killed not in evaluating_workers()
+
+
+def test_a_search_cut_off_by_a_stop_resumes_at_the_next_start(database_url, tmp_path, local_ray):
+    settings = Settings(database_url=database_url, data_dir=str(tmp_path))
+    with TestClient(create_app(settings)) as client:
+        search_id = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 64}).json()["id"]
+        deadline = time.monotonic() + 120
+        while client.get(f"/api/v1/searches/{search_id}").json()["evaluated"] < 16:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    # The service stopped mid-search: the search waits in the queue with what it found.
+    with open_store(database_url) as store:
+        cut = store.get_search(search_id)
+        before = store.list_candidates(search_id, sort="created", descending=False, limit=1000)
+    assert cut.status == "queued" and 16 <= cut.evaluated < 64 and len(before) == cut.evaluated
+
+    with TestClient(create_app(settings)) as client:
+        done, seen = wait_for(client, search_id, {"succeeded", "failed"})
+        assert done["status"] == "succeeded", done["error"]
+        assert done["evaluated"] == 64 and done["history"][-1][0] == 64
+        assert min(body["evaluated"] for body in seen) >= cut.evaluated, "progress never went backwards"
+        after = client.get(f"/api/v1/searches/{search_id}/candidates",
+                           params={"sort": "created", "descending": False, "limit": 1000}).json()
+    assert after["total"] == 64
+    # What the first run found is kept as it was (same rows), and nothing was stored twice.
+    assert [(c["id"], c["arch_hash"]) for c in after["items"][:len(before)]] == [(c.id, c.arch_hash) for c in before]
+    assert len({c["arch_hash"] for c in after["items"]}) == 64
+
+
+def test_a_search_found_running_at_start_up_resumes(database_url, tmp_path, local_ray):
+    # What a crash leaves: the row says running, and nobody runs it.
     with open_store(database_url) as store:
         store.ensure_shipped_devices()
         profile = store.get_profile("x86-64-2core", "nasbench201")
         record = store.create_search({"space": "nasbench201", "budget": 10}, space="nasbench201",
                                      device="x86-64-2core", profile_id=profile.id, strategy="tpe", budget=10, seed=0)
-        store.update_search(record.id, status="running", evaluated=3)
+        store.update_search(record.id, status="running")
+        broken = store.create_search({"space": "nasbench201", "budget": "many"}, space="nasbench201",
+                                     device="x86-64-2core", profile_id=profile.id, strategy="tpe", budget=10, seed=0)
+        store.update_search(broken.id, status="running")
     settings = Settings(database_url=database_url, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
-        body = client.get(f"/api/v1/searches/{record.id}").json()
-    assert body["status"] == "failed"
-    assert "service stopped" in body["error"] and body["evaluated"] == 3
+        done, _ = wait_for(client, record.id, {"succeeded", "failed"})
+        failed, _ = wait_for(client, broken.id, {"succeeded", "failed"})
+    assert done["status"] == "succeeded" and done["evaluated"] == 10
+    # One that cannot be resumed fails with the reason rather than staying running.
+    assert failed["status"] == "failed" and "budget" in failed["error"]

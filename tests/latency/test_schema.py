@@ -90,3 +90,24 @@ def test_load_profile_names_the_file(tmp_path):
     bad.write_text("{}")
     with pytest.raises(ProfileError, match=r"invalid profile .*bad.json \(10 problems\)"):
         load_profile(bad)
+
+
+def test_numbers_and_dates_of_the_wrong_kind_are_refused_not_coerced(document):
+    # Lax parsing would read these as 32, 1, 60 and 1970-01-01, and 32.0 would skip the key check.
+    key = sorted(document["entries"])[0]
+    document["resolutions"] = [32.0]
+    document["device"]["threads"] = True
+    document["entries"][key]["count"] = "60"
+    document["measurement"]["measured_at"] = 0
+    text = "\n".join(problems_of(document))
+    for field in ("resolutions.0:", "device.threads:", f"entries.{key}.count:",
+                  "measurement.measured_at: must be an ISO 8601 date-time string, got int"):
+        assert field in text
+
+
+def test_text_with_nul_and_parts_of_the_wrong_shape_are_refused(document):
+    document["device"]["runtime"] = "torch\x00"
+    document["measurement"] = ["min"]
+    assert problems_of(document) == ["device.runtime: must not contain NUL characters",
+                                     "measurement: Input should be a valid dictionary or instance of MeasurementInfo"]
+    assert problems_of("[" * 100_000) == ["not JSON: nested too deeply to read"]

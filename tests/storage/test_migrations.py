@@ -14,7 +14,7 @@ from nas.storage.engine import alembic_config, make_engine, resolve_url
 from nas.storage.models import Base
 
 TABLES = {"devices", "latency_profiles", "searches", "candidates", "proxy_score_cache", "latency_cache",
-          "alembic_version"}
+          "datasets", "alembic_version"}
 
 
 def test_upgrade_from_empty_creates_every_table_at_head(database_url):
@@ -23,7 +23,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0001"
+        assert store.revision() == Store.head_revision() == "0002"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
@@ -54,8 +54,25 @@ def test_downgrade_to_base_and_back(database_url):
     engine.dispose()
 
 
+def test_upgrading_a_first_revision_database_keeps_its_rows(database_url):
+    url = resolve_url(database_url)
+    config = alembic_config(url)
+    command.upgrade(config, "0001")
+    engine = make_engine(url)
+    assert "datasets" not in inspect(engine).get_table_names()
+    engine.dispose()
+    with open_store(database_url) as store:  # what a service upgraded in place does at start-up
+        assert store.revision() == "0002"
+    with Store(database_url) as store:
+        store.add_device("pi4")
+        command.downgrade(config, "0001")
+        command.upgrade(config, "head")
+        assert [d.name for d in store.list_devices()] == ["pi4"]
+
+
 def test_the_migrations_ship_inside_the_package():
     folder = resources.files("nas.storage.migrations")
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
-    assert folder.joinpath("versions", "0001_initial.py").is_file()
+    for name in ("0001_initial.py", "0002_datasets.py"):
+        assert folder.joinpath("versions", name).is_file(), name

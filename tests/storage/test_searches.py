@@ -45,6 +45,15 @@ def test_lifecycle_sets_times_and_progress(store, profile_id):
     assert store.get_search(search.id) == done
 
 
+def test_a_running_search_can_go_back_in_the_queue_and_keeps_its_first_start(store, profile_id):
+    search = new_search(store, profile_id)
+    first = store.update_search(search.id, status="running", evaluated=8)
+    requeued = store.update_search(search.id, status="queued")
+    assert (requeued.status, requeued.evaluated) == ("queued", 8)
+    again = store.update_search(search.id, status="running")
+    assert again.started_at == first.started_at and again.finished_at is None
+
+
 def test_a_final_status_is_final(store, profile_id):
     search = new_search(store, profile_id)
     cancelled = store.update_search(search.id, status="cancelled")

@@ -1,0 +1,112 @@
+"""Calibration datasets: the data batch the data-dependent proxies score networks on.
+
+Two are built in: ``cifar10_sample`` (550 real CIFAR-10 images shipped with the package) and
+``synthetic`` (Gaussian images). Users upload their own as a small ``.npz`` of ``images`` and
+``labels`` (multipart form, up to ``NAS_MAX_UPLOAD_BYTES``); it is checked by
+``nas.datasets.calibration.read_npz`` (every problem listed by field, nothing stored on refusal)
+and a search names it in its ``data`` field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadFile
+
+from api import errors
+from api.deps import get_store
+from api.schemas import DatasetOut
+from nas.datasets.calibration import DatasetError, read_npz
+from nas.evaluate import BUILT_IN_DATA
+from nas.latency.schema import DEVICE_NAME_PATTERN
+from nas.proxies.data import cifar10_sample_size
+from nas.storage import AlreadyExists, DatasetRecord, NotFound, Store
+
+router = APIRouter(tags=["datasets"])
+
+BUILT_IN = {
+    "cifar10_sample": {"description": "real CIFAR-10 images shipped with the package (train and test draws)",
+                       "num_images": 0, "height": 32, "width": 32, "num_classes": 10,
+                       "dtype": "uint8"},
+    "synthetic": {"description": "standard Gaussian images with uniform labels, drawn per search",
+                  "num_images": None, "height": None, "width": None, "num_classes": None, "dtype": "float32"},
+}
+assert set(BUILT_IN) == set(BUILT_IN_DATA)
+
+
+def _built_in(name: str) -> dict:
+    out = {"name": name, "built_in": True, "sha256": None, "size_bytes": None, "created_at": None, **BUILT_IN[name]}
+    if name == "cifar10_sample":
+        out["num_images"] = cifar10_sample_size()
+    return out
+
+
+def _out(record: DatasetRecord) -> dict:
+    return {"name": record.name, "built_in": False, "description": record.description,
+            "num_images": record.num_images, "height": record.height, "width": record.width,
+            "num_classes": record.num_classes, "dtype": record.dtype, "sha256": record.sha256,
+            "size_bytes": record.size_bytes, "created_at": record.created_at.isoformat()}
+
+
+def _invalid(problems: list[str]) -> HTTPException:
+    return HTTPException(status_code=422, detail=[
+        {"loc": ["body", problem.partition(":")[0] or "file"], "msg": problem, "type": "dataset"} for problem in problems
+    ])
+
+
+DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the dataset's name (GET /datasets)",
+                                  examples=["cifar10_sample"])]
+
+
+@router.post(
+    "/datasets", response_model=DatasetOut, status_code=201,
+    responses={409: errors.error("the name is taken (datasets are never replaced)"),
+               413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
+    openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
+        "file": "parts.npz", "name": "factory-parts", "description": "500 labelled photos of parts",
+        "num_classes": 12}}}}},
+)
+def upload_dataset(
+    file: Annotated[UploadFile, File(description="an .npz holding 'images' (N,H,W,3 or N,3,H,W; uint8, or "
+                                                 "normalised float32) and 'labels' (N integers)")],
+    name: Annotated[str, Form(pattern=DEVICE_NAME_PATTERN, examples=["factory-parts"],
+                              description="what searches call it: 1-64 letters, digits, '.', '_' or '-'")],
+    description: Annotated[str, Form(max_length=2000)] = "",
+    num_classes: Annotated[int | None, Form(ge=1, le=100_000, description="default: the largest label + 1")] = None,
+    store: Store = Depends(get_store),
+) -> dict:
+    """Upload a calibration dataset (multipart form; the body is limited to NAS_MAX_UPLOAD_BYTES).
+
+    ``curl -F file=@parts.npz -F name=factory-parts http://127.0.0.1:8000/api/v1/datasets``
+    """
+    if name in BUILT_IN:
+        raise HTTPException(status_code=409, detail=f"name: {name!r} is a built-in dataset; choose another name")
+    content = file.file.read()
+    try:
+        dataset = read_npz(content, num_classes)
+    except DatasetError as error:
+        raise _invalid(error.problems) from None
+    try:
+        record = store.add_dataset(name, content, dataset.describe(), description)
+    except AlreadyExists as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    except ValueError as error:
+        field = str(error).partition(":")[0]
+        raise errors.invalid(["body", field], str(error)) from None
+    return _out(record)
+
+
+@router.get("/datasets", response_model=list[DatasetOut])
+def list_datasets(store: Store = Depends(get_store)) -> list[dict]:
+    """The built-in datasets, then the uploaded ones by name."""
+    return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.list_datasets()]
+
+
+@router.get("/datasets/{name}", response_model=DatasetOut, responses={404: errors.error("no dataset of that name")})
+def get_dataset(name: DatasetName, store: Store = Depends(get_store)) -> dict:
+    if name in BUILT_IN:
+        return _built_in(name)
+    try:
+        return _out(store.get_dataset(name))
+    except NotFound as error:
+        raise HTTPException(status_code=404, detail=f"name: {error}") from None
