@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: setup postgres run test clean
+.PHONY: setup postgres chromium run test clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,18 @@ postgres:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
 	fi
 
-test: setup postgres
+# The browser tests (tests/e2e/test_dashboard.py) drive Debian's Chromium through Playwright
+# (`playwright install` downloads a browser, which a machine without that CDN cannot); install it
+# from Debian's packages when /usr/bin/chromium is missing (with a font, or screenshots show only boxes).
+chromium:
+	@if test -x /usr/bin/chromium; then :; else \
+	  echo "installing Chromium for the browser tests"; \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation; \
+	fi
+
+test: setup postgres chromium
 	$(BIN)/python -m pytest
 
 clean:

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api import dashboard
 from api.limits import BodySizeLimit
 from api.routes import candidates, datasets, devices, health, proxies, searches, spaces
 from nas import __version__
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
     app.include_router(searches.router, prefix="/api/v1")
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(candidates.router, prefix="/api/v1")
+    # The pages, then /static: the router's /static/plotly.min.js (from the plotly package) comes first.
+    app.include_router(dashboard.router)
+    app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodySizeLimit)
     return app
 

@@ -111,6 +111,25 @@ class CandidateOut(BaseModel):
     links: dict[str, str] = Field(description="the network exported: onnx and json (GET /candidates/{id}/model)")
 
 
+class PlotPoint(BaseModel):
+    id: int
+    arch: str
+    score: float
+    latency_ms: float
+    params: int
+    flops: int
+    feasible: bool
+
+
+class SearchPlot(BaseModel):
+    search: SearchOut
+    front: list[PlotPoint] = Field(description="every front candidate, fastest first")
+    sample: list[PlotPoint] = Field(description="at most `points` other candidates, every k-th in evaluation order "
+                                                "(those the proxy could not score are left out)")
+    total: int = Field(description="candidates the search has")
+    sampled: int = Field(description="len(sample)")
+
+
 class CandidatePage(BaseModel):
     total: int
     limit: int

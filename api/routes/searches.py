@@ -13,10 +13,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 import searchspaces
 from api import errors
 from api.deps import get_store
-from api.schemas import CandidateOut, CandidatePage, SearchOut
+from api.schemas import CandidateOut, CandidatePage, SearchOut, SearchPlot
+from nas.proxies import FLOOR
 from nas.search.persist import stored_dataset
 from nas.search.request import SearchRequest
-from nas.storage import SEARCH_STATUSES, SORTS, CandidateRecord, InvalidTransition, NotFound, SearchRecord, Store
+from nas.storage import (
+    SEARCH_STATUSES,
+    SORTS,
+    CandidatePoint,
+    CandidateRecord,
+    InvalidTransition,
+    NotFound,
+    SearchRecord,
+    Store,
+)
 
 router = APIRouter(tags=["searches"])
 
@@ -139,6 +149,26 @@ def list_candidates(
     items = store.list_candidates(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
     return {"total": store.count_candidates(search_id), "limit": limit, "offset": offset,
             "items": [_candidate_out(c) for c in items]}
+
+
+@router.get("/searches/{search_id}/plot", response_model=SearchPlot, responses=UNKNOWN_SEARCH)
+def search_plot(
+    search_id: int,
+    points: int = Query(2000, ge=0, le=20_000, description="most dominated candidates to send"),
+    store: Store = Depends(get_store),
+) -> dict:
+    """What the dashboard plots: the search, its front in full and a spread sample of the rest, so a
+    search of any size is one small response."""
+    record = _get(store, search_id)
+    front, others, total = store.plot_points(search_id, points)
+
+    def point(p: CandidatePoint) -> dict:
+        return {"id": p.id, "arch": p.arch, "score": p.score, "latency_ms": p.latency_ms, "params": p.params,
+                "flops": p.flops, "feasible": p.feasible}
+
+    sample = [point(p) for p in others if p.score > FLOOR]
+    return {"search": _search_out(store, record), "front": [point(p) for p in front], "sample": sample,
+            "total": total, "sampled": len(sample)}
 
 
 @router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], responses=UNKNOWN_SEARCH)

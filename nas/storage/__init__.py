@@ -10,6 +10,7 @@ from nas.storage.engine import DatabaseURLError, resolve_url
 from nas.storage.records import (
     SEARCH_STATUSES,
     AlreadyExists,
+    CandidatePoint,
     CandidateRecord,
     DatasetRecord,
     DeviceRecord,
@@ -23,6 +24,7 @@ from nas.storage.repository import SORTS, Store, open_store
 
 __all__ = [
     "AlreadyExists",
+    "CandidatePoint",
     "CandidateRecord",
     "DatasetRecord",
     "DatabaseURLError",

@@ -141,6 +141,8 @@ class Candidate(Base):
     __table_args__ = (
         UniqueConstraint("search_id", "arch_hash"),
         Index("ix_candidates_search_id_score", "search_id", "score"),
+        # The front, its count and the plot's sample of the rest read this alone (migration 0003).
+        Index("ix_candidates_search_id_is_pareto", "search_id", "is_pareto", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

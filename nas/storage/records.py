@@ -79,6 +79,20 @@ class SearchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CandidatePoint:
+    """What a plot needs of a candidate: no proxy scores beyond the combined one."""
+
+    id: int
+    arch: str
+    score: float
+    latency_ms: float
+    params: int
+    flops: int
+    feasible: bool
+    is_pareto: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CandidateRecord:
     id: int
     search_id: int

@@ -37,6 +37,7 @@ from nas.storage.models import (
 from nas.storage.records import (
     FINAL_STATUSES,
     AlreadyExists,
+    CandidatePoint,
     CandidateRecord,
     DatasetRecord,
     DeviceRecord,
@@ -372,6 +373,32 @@ class Store:
         with self._sessions.begin() as session:
             self._search(session, search_id)
             return session.scalar(query) or 0
+
+    def plot_points(self, search_id: int, sample: int) -> tuple[list[CandidatePoint], list[CandidatePoint], int]:
+        """The search's front in full (fastest first), at most ``sample`` of its other candidates spread
+        over evaluation order (every k-th id), and how many candidates it has: what a plot of a search
+        of any size needs, reading only the plotted columns."""
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+            raise ValueError(f"sample: must be a non-negative integer, got {sample!r}")
+        columns = (Candidate.id, Candidate.arch, Candidate.score, Candidate.latency_ms, Candidate.params,
+                   Candidate.flops, Candidate.feasible, Candidate.is_pareto)
+        mine = Candidate.search_id == search_id
+        with self._sessions.begin() as session:
+            self._search(session, search_id)
+            total = session.scalar(select(func.count()).select_from(Candidate).where(mine)) or 0
+            front = session.execute(select(*columns).where(mine, Candidate.is_pareto.is_(True))
+                                    .order_by(Candidate.latency_ms, Candidate.id)).all()
+            others = []
+            rest = total - len(front)
+            if sample and rest:
+                # Every k-th by id, in SQL over the (search_id, is_pareto, id) index: ids of one search are
+                # nearly contiguous (searches running side by side interleave by batches), so this spreads
+                # the sample over the whole search; LIMIT keeps it within ``sample`` however ids fall.
+                step = -(-rest // sample)
+                others = session.execute(select(*columns).where(mine, Candidate.is_pareto.is_(False),
+                                                                Candidate.id % step == 0)
+                                         .order_by(Candidate.id).limit(sample)).all()
+        return [CandidatePoint(*row) for row in front], [CandidatePoint(*row) for row in others], total
 
     def get_candidate(self, candidate_id: int) -> CandidateRecord:
         if not _is_id(candidate_id):

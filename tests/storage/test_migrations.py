@@ -23,7 +23,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0002"
+        assert store.revision() == Store.head_revision() == "0003"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
@@ -62,7 +62,7 @@ def test_upgrading_a_first_revision_database_keeps_its_rows(database_url):
     assert "datasets" not in inspect(engine).get_table_names()
     engine.dispose()
     with open_store(database_url) as store:  # what a service upgraded in place does at start-up
-        assert store.revision() == "0002"
+        assert store.revision() == Store.head_revision()
     with Store(database_url) as store:
         store.add_device("pi4")
         command.downgrade(config, "0001")
@@ -74,5 +74,5 @@ def test_the_migrations_ship_inside_the_package():
     folder = resources.files("nas.storage.migrations")
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
-    for name in ("0001_initial.py", "0002_datasets.py"):
+    for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py"):
         assert folder.joinpath("versions", name).is_file(), name

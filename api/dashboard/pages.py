@@ -1,0 +1,104 @@
+"""The dashboard's pages: plain ``def`` routes rendering Jinja2 templates.
+
+A page renders what it can say at once from the store (a search's header, a candidate's scores and
+metrics; 404 for an unknown id); its script in ``static/`` then reads ``/api/v1`` for the rest, so
+the browser sees the same data and the same error messages as any REST client. Plotly.js comes
+from the installed ``plotly`` package (``plotly/package_data/plotly.min.js``): no CDN, no build step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.deps import get_store
+from nas.evaluate import DEFAULT_PROXY
+from nas.search.request import SearchRequest
+from nas.search.strategies import STRATEGIES
+from nas.storage import NotFound, Store
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+# Ids are positive integers the database can hold; anything else is simply not there (404, not 422).
+MAX_ID = 2**63 - 1
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=HERE / "static")
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> Path:
+    return Path(str(resources.files("plotly").joinpath("package_data", "plotly.min.js")))
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    return FileResponse(_plotly_js(), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _page(request: Request, name: str, page: str, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"page": page, **context}, status_code=status_code)
+
+
+def _not_found(request: Request, message: str) -> HTMLResponse:
+    return _page(request, "not_found.html", "not-found", status_code=404, message=message)
+
+
+def _id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+@router.get("/", response_class=HTMLResponse)
+def searches_page(request: Request) -> HTMLResponse:
+    return _page(request, "searches.html", "searches")
+
+
+@router.get("/searches/new", response_class=HTMLResponse)
+def new_search_page(request: Request) -> HTMLResponse:
+    defaults = {name: field.default for name, field in SearchRequest.model_fields.items()
+                if field.default is not None and isinstance(field.default, (int, float, str))}
+    return _page(request, "new_search.html", "new-search", strategies=STRATEGIES,
+                 defaults={**defaults, "proxy": DEFAULT_PROXY})
+
+
+@router.get("/searches/{search_id}", response_class=HTMLResponse)
+def search_page(request: Request, search_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
+    try:
+        search = store.get_search(_id(search_id) or 0)
+    except NotFound:
+        return _not_found(request, f"There is no search with id {search_id}.")
+    asked = search.request
+    proxy = ("mean rank of " + ", ".join(asked["ensemble"]) if asked.get("ensemble")
+             else asked.get("proxy") or DEFAULT_PROXY)
+    return _page(request, "search.html", "search", search=search, proxy=proxy,
+                 live=search.status in ("queued", "running"))
+
+
+@router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
+def candidate_page(request: Request, candidate_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
+    try:
+        candidate = store.get_candidate(_id(candidate_id) or 0)
+        search = store.get_search(candidate.search_id)
+    except NotFound:
+        return _not_found(request, f"There is no candidate with id {candidate_id}.")
+    return _page(request, "candidate.html", "candidate", candidate=candidate, search=search)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request) -> HTMLResponse:
+    return _page(request, "compare.html", "compare")
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(request: Request) -> HTMLResponse:
+    return _page(request, "devices.html", "devices")

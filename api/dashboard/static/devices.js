@@ -1,0 +1,91 @@
+// Devices: the registry from GET /api/v1/devices with every profile version's coverage and
+// validation, a form to register a device, and one to upload a profile document (the file is the body).
+"use strict";
+
+(() => {
+  const { api, read, postJSON, el, fmt, showProblems, showFieldProblems } = NAS;
+  const tbody = document.querySelector("#devices tbody");
+  const deviceForm = document.getElementById("device-form");
+  const profileForm = document.getElementById("profile-form");
+  const select = profileForm.elements.device;
+
+  function profileItem(p) {
+    const v = p.validation || {};
+    return el("li", { class: "profile", "data-space": p.search_space, "data-version": p.version },
+      el("span", { class: "space" }, p.search_space),
+      el("span", { class: "version" }, `v${p.version}`),
+      el("span", { class: "runtime" }, p.runtime),
+      el("span", { class: "coverage", title: `${p.block_keys} of ${p.required_keys} block keys` },
+         `coverage ${fmt.pct(p.coverage)}`),
+      el("span", { class: "within", title: "share of validation networks predicted within ±10 %" },
+         `±10 %: ${fmt.pct(v.within_10pct)}`),
+      el("span", { class: "mape", title: `mean absolute percentage error on ${v.n ?? 0} networks` },
+         `MAPE ${fmt.pct(v.mape)}`));
+  }
+
+  function deviceRow(d) {
+    return el("tr", { "data-device": d.name },
+      el("td", { class: "name" }, el("strong", {}, d.name), d.shipped ? el("span", { class: "badge" }, "shipped") : null,
+         d.description ? el("div", { class: "muted" }, d.description) : null),
+      el("td", { class: "hardware" }, d.hardware || "-"),
+      el("td", { class: "profiles" }, d.profiles.length
+        ? el("ul", { class: "profiles" }, d.profiles.map(profileItem))
+        : el("span", { class: "muted" }, "no profiles yet")));
+  }
+
+  async function refresh() {
+    const devices = await read("/api/v1/devices", "list the devices");
+    if (!devices) return;
+    tbody.replaceChildren(...devices.map(deviceRow));
+    const chosen = select.value;
+    select.replaceChildren(...devices.map((d) => el("option", { value: d.name }, d.name)));
+    if (devices.some((d) => d.name === chosen)) select.value = chosen;
+    document.body.dataset.ready = "true";
+  }
+
+  function note(id, text) {
+    const box = document.getElementById(id);
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  deviceForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const errors = document.getElementById("device-errors");
+    const body = {};
+    for (const field of deviceForm.querySelectorAll("input[name]")) {
+      if (field.value.trim() !== "") body[field.name] = field.value.trim();
+    }
+    note("device-result", null);
+    const result = await postJSON("/api/v1/devices", body);
+    showProblems(errors, result.problems);
+    showFieldProblems(deviceForm, result.problems);
+    if (!result.ok) return;
+    note("device-result", `Registered ${result.data.name}: upload its profile next.`);
+    deviceForm.reset();
+    await refresh();
+    select.value = result.data.name;
+  });
+
+  profileForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const errors = document.getElementById("upload-errors");
+    const file = profileForm.elements.profile.files[0];
+    note("upload-result", null);
+    if (!select.value || !file) {
+      showProblems(errors, [{ field: "", msg: !select.value ? "device: choose a device" : "profile: choose a JSON file" }]);
+      return;
+    }
+    const result = await api(`/api/v1/devices/${encodeURIComponent(select.value)}/profiles`,
+                             { method: "POST", headers: { "content-type": "application/json" }, body: file });
+    showProblems(errors, result.problems);
+    if (!result.ok) return;
+    const p = result.data;
+    note("upload-result", `Stored ${p.device}'s ${p.search_space} profile, version ${p.version} `
+      + `(coverage ${fmt.pct(p.coverage)}).`);
+    profileForm.elements.profile.value = "";
+    await refresh();
+  });
+
+  refresh();
+})();

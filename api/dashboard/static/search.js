@@ -1,0 +1,113 @@
+// One search: the Pareto plot, hypervolume over evaluations and the front's table, all from
+// GET /api/v1/searches/{id}/plot (the front in full, a sample of the rest), polled while it runs.
+"use strict";
+
+(() => {
+  const { read, postJSON, el, fmt, pageError, problemText, hoverText } = NAS;
+  const main = document.querySelector("main");
+  const id = main.dataset.searchId;
+  const proxy = document.getElementById("search-proxy").textContent;
+  const paretoDiv = document.getElementById("pareto-plot");
+  const hvDiv = document.getElementById("hv-plot");
+  const cancel = document.getElementById("cancel-search");
+  const LIVE = new Set(["queued", "running"]);
+  const FAINT = "rgba(110, 120, 140, 0.35)";
+  const OUTSIDE = "rgba(214, 90, 60, 0.35)";
+  let clickBound = false;
+  let live = main.dataset.live === "true";
+
+  function header(search) {
+    const status = document.getElementById("search-status");
+    status.textContent = status.dataset.status = search.status;
+    const bar = document.getElementById("search-progress");
+    bar.max = search.budget;
+    bar.value = search.evaluated;
+    document.getElementById("search-evaluated").textContent = `${fmt.int(search.evaluated)} / ${fmt.int(search.budget)}`;
+    document.getElementById("search-hv").textContent = fmt.score(search.hypervolume);
+    const error = document.getElementById("search-error");
+    error.textContent = search.error || "";
+    error.hidden = !search.error;
+    cancel.hidden = !LIVE.has(search.status);
+  }
+
+  function trace(points, extra) {
+    return {
+      x: points.map((p) => p.latency_ms), y: points.map((p) => p.score),
+      customdata: points.map((p) => p.id), text: points.map(hoverText),
+      hovertemplate: "%{text}<extra>%{fullData.name}</extra>", ...extra,
+    };
+  }
+
+  function paretoPlot(data) {
+    const front = [...data.front].sort((a, b) => a.latency_ms - b.latency_ms);
+    const budget = data.search.request.latency_max_ms;
+    const traces = [
+      // SVG, not WebGL: the sample is at most 2,000 points (the endpoint's cap), which SVG draws faster
+      // than a WebGL context starts in a browser without a GPU.
+      trace(data.sample, { name: "candidates", type: "scatter", mode: "markers",
+                           marker: { size: 5, color: data.sample.map((p) => (p.feasible ? FAINT : OUTSIDE)) } }),
+      trace(front, { name: "front", type: "scatter", mode: "lines+markers",
+                     line: { color: "#d9480f", width: 2 }, marker: { size: 9, color: "#d9480f" } }),
+    ];
+    const layout = {
+      margin: { t: 20, r: 20, b: 50, l: 70 }, hovermode: "closest", legend: { orientation: "h", y: -0.2 },
+      xaxis: { title: { text: "predicted latency (ms)" }, zeroline: false },
+      yaxis: { title: { text: `proxy score (${proxy})` }, zeroline: false },
+      shapes: budget ? [{ type: "line", xref: "x", yref: "paper", x0: budget, x1: budget, y0: 0, y1: 1,
+                          line: { color: "#c92a2a", dash: "dash", width: 2 } }] : [],
+      annotations: budget ? [{ xref: "x", yref: "paper", x: budget, y: 1, yanchor: "bottom", showarrow: false,
+                               text: `budget ${budget} ms`, font: { color: "#c92a2a" } }] : [],
+    };
+    Plotly.react(paretoDiv, traces, layout, NAS.plotConfig);
+    if (!clickBound) {
+      NAS.onPointClick(paretoDiv);
+      clickBound = true;
+    }
+    const others = data.total - data.front.length;
+    document.getElementById("plot-note").textContent = data.total === 0 ? "No candidates yet."
+      : `${fmt.int(data.front.length)} on the front (all shown); ${fmt.int(data.sampled)} of the other `
+        + `${fmt.int(others)} candidates shown.`;
+  }
+
+  function hypervolumePlot(history) {
+    const trace = { x: history.map((h) => h[0]), y: history.map((h) => h[1]), name: "hypervolume",
+                    type: "scatter", mode: "lines+markers", line: { color: "#1c7ed6" } };
+    Plotly.react(hvDiv, [trace], {
+      margin: { t: 20, r: 20, b: 50, l: 70 },
+      xaxis: { title: { text: "candidates evaluated" }, rangemode: "tozero" },
+      yaxis: { title: { text: "hypervolume" } },
+    }, NAS.plotConfig);
+  }
+
+  function frontTable(front) {
+    document.querySelector("#front tbody").replaceChildren(...front.map((p) => el("tr", { "data-candidate-id": p.id },
+      el("td", { class: "score" }, fmt.score(p.score)),
+      el("td", { class: "latency" }, fmt.ms(p.latency_ms)),
+      el("td", { class: "params" }, fmt.count(p.params)),
+      el("td", { class: "flops" }, fmt.count(p.flops)),
+      el("td", { class: "arch" }, el("code", {}, p.arch)),
+      el("td", { class: "link" }, el("a", { href: `/candidates/${p.id}` }, "open")))));
+  }
+
+  async function load() {
+    const data = await read(`/api/v1/searches/${id}/plot?points=2000`, "read the search");
+    await NAS.scriptsLoaded;  // the first read starts before plotly.min.js has run (search.js comes first)
+    if (data) {
+      header(data.search);
+      paretoPlot(data);
+      hypervolumePlot(data.search.history);
+      frontTable(data.front);
+      live = LIVE.has(data.search.status);
+    }
+    document.body.dataset.ready = "true";
+    if (live) setTimeout(load, 2000);  // a failed read while the search runs is tried again
+  }
+
+  cancel.addEventListener("click", async () => {
+    const result = await postJSON(`/api/v1/searches/${id}/cancel`, {});
+    if (result.ok) header(result.data);
+    else pageError(`Could not cancel: ${problemText(result)}`);
+  });
+
+  load();
+})();

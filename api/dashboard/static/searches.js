@@ -1,0 +1,67 @@
+// The searches list: rows from GET /api/v1/searches (newest first), refreshed every 2 s in place,
+// so ticked compare boxes survive a refresh.
+"use strict";
+
+(() => {
+  const { read, el, fmt } = NAS;
+  const tbody = document.querySelector("#searches tbody");
+  const empty = document.getElementById("searches-empty");
+  const compare = document.getElementById("compare-selected");
+  const rows = new Map();
+
+  function newRow(s) {
+    const row = el("tr", { "data-search-id": s.id },
+      el("td", { class: "pick" }, el("input", { type: "checkbox", class: "compare-pick", value: s.id,
+                                                "aria-label": `compare search ${s.id}` })),
+      el("td", { class: "id" }, el("a", { href: `/searches/${s.id}` }, String(s.id))),
+      el("td", { class: "status" }),
+      el("td", { class: "progress" }, el("progress", { value: 0, max: s.budget }), el("span", { class: "count" })),
+      el("td", { class: "space" }, s.space),
+      el("td", { class: "device" }, s.device),
+      el("td", { class: "budget" }, String(s.budget)),
+      el("td", { class: "best" }),
+      el("td", { class: "created" }, fmt.time(s.created_at)));
+    rows.set(s.id, row);
+    return row;
+  }
+
+  function update(row, s) {
+    row.dataset.status = s.status;
+    const cell = (name) => row.querySelector(`.${name}`);
+    cell("status").textContent = s.status;
+    cell("status").title = s.error || "";
+    const bar = cell("progress").querySelector("progress");
+    bar.max = s.budget;
+    bar.value = s.evaluated;
+    cell("progress").querySelector(".count").textContent = `${s.evaluated} / ${s.budget}`;
+    cell("best").textContent = s.best_score === null ? "-" : fmt.score(s.best_score);
+  }
+
+  async function refresh() {
+    const searches = await read("/api/v1/searches?limit=1000", "list the searches");
+    if (!searches) return;
+    searches.forEach((s, index) => {
+      const row = rows.get(s.id) || newRow(s);
+      update(row, s);
+      if (tbody.children[index] !== row) tbody.insertBefore(row, tbody.children[index] || null);
+    });
+    empty.hidden = searches.length > 0;
+    document.body.dataset.ready = "true";
+  }
+
+  function picked() {
+    return [...tbody.querySelectorAll("input.compare-pick:checked")].map((box) => box.value);
+  }
+
+  tbody.addEventListener("change", () => { compare.disabled = picked().length === 0; });
+  compare.addEventListener("click", () => {
+    const ids = picked();
+    if (ids.length) window.location.href = `/compare?ids=${ids.join(",")}`;
+  });
+
+  async function loop() {
+    await refresh();
+    setTimeout(loop, 2000);
+  }
+  loop();
+})();

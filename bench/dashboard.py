@@ -1,0 +1,196 @@
+"""The dashboard on a large search: how long a search page takes to show its plot.
+
+Issue 7 asks that a search with 100,000 candidates renders its page in under 2 seconds. The bench
+stores one such search (MobileNetV3 candidates sampled from the space; their scores and latencies are
+drawn at random, since rendering does not depend on them, and the front is computed from them as a
+search would), starts a real ``nas serve`` on that database, and opens ``/searches/ID`` in Chromium
+(Debian's, driven by Playwright) ``--repeats`` times, each in a fresh browser context (no cache):
+
+- *page*: from navigation to the Pareto plot drawn (Plotly's data on the div and its SVG/WebGL
+  layers present), the figure the issue bounds; on a first visit (Plotly.js not yet in the browser's
+  cache) and on a second one in the same browser context;
+- *plot data*: ``GET /api/v1/searches/ID/plot`` alone, its time and size (the page's one request for
+  data); and, as the baseline the endpoint replaces, ``GET /searches/ID/candidates?limit=10000`` for
+  one page of ten thousand (a tenth of what a plot of everything would need).
+
+    .venv/bin/python bench/dashboard.py [--candidates 100000] [--points 2000] [--repeats 5] [--out FILE]
+
+Figures go to ``--out`` (default ``bench/results/dashboard.json``) and the same path with ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import searchspaces  # noqa: E402
+from nas.search.pareto import pareto_mask  # noqa: E402
+from nas.storage import open_store  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+from tests.e2e.browser import launch  # noqa: E402
+
+NAS = str(Path(sys.executable).with_name("nas"))
+PLOT_DRAWN = """() => {
+    const div = document.getElementById('pareto-plot');
+    return !!(div && div.data && div.data.length && div._fullLayout && div.querySelector('.main-svg'));
+}"""
+
+
+def store_search(url: str, n: int, seed: int = 0) -> int:
+    space = searchspaces.get("mobilenetv3")
+    rng = np.random.default_rng(seed)
+    archs: dict[str, str] = {}
+    while len(archs) < n:
+        arch = space.sample(rng)
+        archs.setdefault(space.arch_hash(arch), space.encode(arch))
+    scores, latencies = rng.normal(50, 10, size=n), rng.uniform(4, 30, size=n)
+    feasible = latencies <= 12
+    rows = [{"arch": arch, "arch_hash": h, "scores": {"synflow": float(s)}, "score": float(s),
+             "latency_ms": float(t), "params": int(rng.integers(2e6, 8e6)), "flops": int(rng.integers(1e8, 4e8)),
+             "feasible": bool(f)} for (h, arch), s, t, f in zip(archs.items(), scores, latencies, feasible)]
+    usable = np.flatnonzero(feasible)
+    mask = pareto_mask(np.column_stack([-scores[usable], latencies[usable]]))
+    front = [rows[i]["arch_hash"] for i in usable[mask]]
+    with open_store(url) as store:
+        store.ensure_shipped_devices()
+        profile = store.get_profile("x86-64-2core", "mobilenetv3")
+        request = {"space": "mobilenetv3", "budget": n, "latency_max_ms": 12.0}
+        record = store.create_search(request, space="mobilenetv3", device="x86-64-2core", profile_id=profile.id,
+                                     strategy="random", budget=n, seed=seed)
+        for start in range(0, n, 5000):
+            store.add_candidates(record.id, rows[start:start + 5000])
+        store.set_pareto(record.id, front)
+        store.update_search(record.id, status="running")
+        store.update_search(record.id, status="succeeded", evaluated=n, history=[[n, 1.0]], hypervolume=1.0)
+    return record.id
+
+
+def fetch(url: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as response:
+        size = len(response.read())
+    return time.perf_counter() - start, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=100_000)
+    parser.add_argument("--points", type=int, default=2000, help="dominated candidates the page asks for")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dashboard.json")
+    args = parser.parse_args()
+    if args.candidates < 1 or args.repeats < 1:
+        parser.error("--candidates and --repeats must be at least 1")
+
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="nas-dash-bench-"))
+    url = f"sqlite:///{folder / 'nas.db'}"
+    server = None
+    try:
+        began = time.perf_counter()
+        search_id = store_search(url, args.candidates)
+        stored_s = time.perf_counter() - began
+        print(f"stored a search of {args.candidates} candidates in {stored_s:.1f} s")
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "NAS_DATA_DIR": str(folder)}
+        with open(folder / "serve.log", "wb") as log:
+            server = subprocess.Popen([NAS, "serve", "--host", "127.0.0.1", "--port", str(port)], stdout=log,
+                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                fetch(f"{base}/api/v1/health")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the service did not start:\n" + (folder / "serve.log").read_text()[-3000:])
+                time.sleep(0.5)
+
+        api = [fetch(f"{base}/api/v1/searches/{search_id}/plot?points={args.points}") for _ in range(args.repeats)]
+        page_size = fetch(f"{base}/api/v1/searches/{search_id}/candidates?limit=10000")
+        body = json.loads(urllib.request.urlopen(f"{base}/api/v1/searches/{search_id}/plot?points={args.points}",
+                                                 timeout=120).read())
+        pages, warm = [], []
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            for _ in range(args.repeats):
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                for visit in (pages, warm):  # a first visit, then again with the browser's cache
+                    start = time.perf_counter()
+                    page.goto(f"{base}/searches/{search_id}")
+                    page.wait_for_function(PLOT_DRAWN, timeout=60_000)
+                    visit.append(time.perf_counter() - start)
+                traces = page.evaluate("() => document.getElementById('pareto-plot').data"
+                                       ".map(t => [t.name, (t.x || []).length])")
+                context.close()
+                if errors:
+                    raise SystemExit(f"the page raised: {errors}")
+            browser.close()
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
+        "cores": os.cpu_count(), "candidates": args.candidates, "points": args.points, "repeats": args.repeats,
+        "front": len(body["front"]), "sampled": body["sampled"], "traces": traces,
+        "page_s": pages, "page_median_s": statistics.median(pages),
+        "page_cached_s": warm, "page_cached_median_s": statistics.median(warm),
+        "plot_api_s": [t for t, _ in api], "plot_api_median_s": statistics.median(t for t, _ in api),
+        "plot_api_bytes": api[0][1], "candidates_page_10000_s": page_size[0], "candidates_page_10000_bytes": page_size[1],
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+    lines = [
+        f"### Dashboard: a search of {args.candidates:,} candidates ({result['date']}, {result['cores']} cores)",
+        "",
+        "| what | median | runs |",
+        "|---|---|---|",
+        f"| search page, first visit (empty cache: Plotly.js, 4.8 MB, loaded and parsed), navigation to plot drawn | "
+        f"{result['page_median_s']:.2f} s | " + ", ".join(f"{t:.2f}" for t in pages) + " |",
+        f"| search page, visited again (Plotly.js from the browser's cache) | {result['page_cached_median_s']:.2f} s | "
+        + ", ".join(f"{t:.2f}" for t in warm) + " |",
+        f"| GET /plot?points={args.points} ({result['plot_api_bytes'] / 1e3:.0f} kB: front {result['front']} + "
+        f"sample {result['sampled']}) | {result['plot_api_median_s'] * 1e3:.0f} ms | "
+        + ", ".join(f"{t * 1e3:.0f}" for t in result["plot_api_s"]) + " |",
+        f"| baseline: GET /candidates?limit=10000 ({page_size[1] / 1e6:.1f} MB, a tenth of the search) | "
+        f"{page_size[0] * 1e3:.0f} ms | 1 |",
+        "",
+        f"aim: page under 2 s: first visit {'met' if result['page_median_s'] < 2 else 'MISSED'}, "
+        f"visited again {'met' if result['page_cached_median_s'] < 2 else 'MISSED'}",
+    ]
+    print("\n".join(lines))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
