@@ -45,7 +45,7 @@ chromium:
 	fi
 
 test: setup postgres chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

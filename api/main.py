@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
     app.include_router(searches.router, prefix="/api/v1")
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(candidates.router, prefix="/api/v1")
-    # The pages, then /static: the router's /static/plotly.min.js (from the plotly package) comes first.
+    # The pages, then /static: the router's /static/plotly.min.js (the vendored bundle, cached) comes first.
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodySizeLimit)

@@ -17,11 +17,10 @@ from fastapi.concurrency import run_in_threadpool
 
 import searchspaces
 from api import errors
-from api.deps import get_settings, get_store
+from api.deps import get_store
 from api.schemas import DeviceCreate, DeviceOut, ProfileSummary
 from nas.latency import DEFAULT_DEVICE, Profile, ProfileError, read_shipped, validate_profile
 from nas.latency.schema import DEVICE_NAME_PATTERN
-from nas.settings import Settings
 from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
 
 router = APIRouter(tags=["devices"])
@@ -152,11 +151,10 @@ def list_profiles(
     responses={**UNKNOWN_DEVICE, 413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
     openapi_extra={"requestBody": _profile_body()},
 )
-async def upload_profile(
-    name: DeviceName, request: Request, store: Store = Depends(get_store), settings: Settings = Depends(get_settings),
-) -> dict:
+async def upload_profile(name: DeviceName, request: Request, store: Store = Depends(get_store)) -> dict:
     """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited)."""
-    body = await _read_limited(request, settings.max_upload_bytes)
+    # api.limits.BodySizeLimit has refused a body over NAS_MAX_UPLOAD_BYTES before this reads it.
+    body = await request.body()
     return await run_in_threadpool(_admit_profile, store, name, body)
 
 
@@ -181,16 +179,3 @@ def _field_of(problem: str) -> list[str]:
     head, sep, _ = problem.partition(": ")
     return [part for part in head.split(".") if part] if sep and " " not in head else []
 
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status_code=413, detail=f"body: {int(declared)} bytes is over the limit of {limit} "
-                                                    "(NAS_MAX_UPLOAD_BYTES)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413, detail=f"body: over the limit of {limit} bytes (NAS_MAX_UPLOAD_BYTES)")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -1,6 +1,6 @@
 """The dashboard's pages as the server sends them (issue 7): every page answers with its name, the nav
-and the elements the browser tests and page scripts rely on; Plotly.js comes from the installed plotly
-package; unknown ids are 404 pages; user strings are escaped; the files ship with the package.
+and the elements the browser tests and page scripts rely on; Plotly.js is the vendored bundle its
+README describes; unknown ids are 404 pages; user strings are escaped; the files ship with the package.
 What the pages do in a browser is tested in tests/e2e."""
 
 from __future__ import annotations
@@ -193,12 +193,19 @@ def test_unknown_searches_and_candidates_are_404_pages(client, search, path):
     assert "There is no" in html.text["not-found"]
 
 
-def test_plotly_is_served_from_the_installed_package(client):
+def test_plotly_is_the_vendored_bundle_its_readme_describes(client):
     response = client.get("/static/plotly.min.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
-    shipped = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
-    assert response.content == shipped
+    assert "max-age" in response.headers["cache-control"]
+    vendor = ROOT / "api" / "dashboard" / "static" / "vendor"
+    assert response.content == (vendor / "plotly-basic.min.js").read_bytes()
+    version = re.match(rb"/\*\*\s*\* plotly\.js \(basic - minified\) v(\d+\.\d+\.\d+)", response.content)
+    assert version, "not plotly.js's basic bundle"
+    readme = (vendor / "README.md").read_text()
+    assert f"plotly.js-basic-dist-min@{version[1].decode()}" in readme
+    assert hashlib.sha256(response.content).hexdigest() in readme
+    assert (vendor / "LICENSE").read_text().startswith("MIT License")
 
 
 def test_the_templates_and_static_files_ship_with_the_package():
