@@ -172,15 +172,51 @@ def profile(
     out.write_text(result.to_json())
     check = result.validation
     typer.echo(
-        f"wrote {out}: {len(result.entries)} block keys, calibration a={result.calibration.a:.3f} "
-        f"b={result.calibration.b:.3f} ms on {result.calibration.fit_on} networks, "
+        f"wrote {out}: {len(result.entries)} block keys, {_calibration_line(result)}, "
         f"{time.perf_counter() - started:.0f} s"
     )
     if check.n:
-        typer.echo(
-            f"validation on {check.n} other networks: {100 * check.within_10pct:.0f}% within +-10%, "
-            f"MAPE {100 * check.mape:.1f}%, Spearman {check.spearman if check.spearman is None else round(check.spearman, 3)}"
-        )
+        typer.echo(f"validation on {_validation_line(check)}")
+
+
+@app.command()
+def recalibrate(
+    profile_file: Annotated[Path, typer.Argument(help="A profile written by `nas profile`.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Where to write the refitted profile (JSON).")],
+) -> None:
+    """Fit a profile's calibration again on the networks it recorded, measuring nothing.
+
+    Adds per-kind scales where they predict better (profiles written before they existed)."""
+    from nas.latency import ProfileError, load_profile
+    from nas.latency.profiler import recalibrate as refit
+
+    if out.parent and not out.parent.exists():
+        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    try:
+        before = load_profile(profile_file)
+        after = refit(before)
+    except (ValueError, ProfileError) as error:
+        _fail(str(error))
+    out.write_text(after.to_json())
+    scales = after.calibration.kind_scales
+    typer.echo(f"wrote {out}: {_calibration_line(after)}")
+    if scales:
+        typer.echo("per-kind scales: " + ", ".join(f"{kind} {value:.2f}" for kind, value in sorted(scales.items())))
+    for name, check in (("before", before.validation), ("after", after.validation)):
+        if check.n:
+            typer.echo(f"validation {name}: {_validation_line(check)}")
+
+
+def _calibration_line(profile) -> str:
+    calibration = profile.calibration
+    kinds = f", {len(calibration.kind_scales)} kind scales" if calibration.kind_scales else ""
+    return f"calibration a={calibration.a:.3f} b={calibration.b:.3f} ms{kinds} on {calibration.fit_on} networks"
+
+
+def _validation_line(check) -> str:
+    rho = "n/a" if check.spearman is None else f"{check.spearman:.3f}"
+    return (f"{check.n} other networks: {100 * check.within_10pct:.0f}% within +-10%, "
+            f"MAPE {100 * check.mape:.1f}%, Spearman {rho}")
 
 
 def _store():

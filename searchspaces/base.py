@@ -83,6 +83,9 @@ class SearchSpace(ABC):
     resolutions: tuple[int, ...] = (224,)
     # Published networks written in the space: {name: canonical string}.
     published: dict[str, str] = {}
+    # Block key fields that pick which operation a block runs (NB201's edge op, MetaFormer's token
+    # mixer), as opposed to its shape: with the block type they make its kind (``block_kind``).
+    operation_fields: tuple[str, ...] = ()
 
     # -- encodings -------------------------------------------------------------------------------
     @abstractmethod
@@ -149,6 +152,16 @@ class SearchSpace(ABC):
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> set[str]:
         """Every block key the space can produce at the given resolutions (default: all)."""
+
+    def block_kind(self, key: str) -> str:
+        """The kind of a block key: its type, plus its operation fields, e.g. ``nb201_edge[op=none]``.
+
+        Latency calibration may scale each kind on its own (``nas.latency``): blocks of one kind share
+        how their cost alone relates to their cost inside a network.
+        """
+        kind, fields = parse_block_key(key)
+        picked = [f"{name}={fields[name]}" for name in self.operation_fields if name in fields]
+        return f"{kind}[{','.join(picked)}]" if picked else kind
 
     def block_module(self, key: str) -> tuple[nn.Module, tuple[int, int, int]]:
         """The module a block key stands for and its input shape (C, H, W), for profiling."""

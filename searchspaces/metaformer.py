@@ -249,6 +249,7 @@ class MetaFormerSpace(SearchSpace):
     )
     default_num_classes = 1000
     resolutions = (RESOLUTION,)
+    operation_fields = ("mixer",)
     published = {"PoolFormer-S12": "pool_d2_w64_r4|pool_d2_w128_r4|pool_d6_w320_r4|pool_d2_w512_r4"}
 
     # -- encodings -------------------------------------------------------------------------------

@@ -138,6 +138,7 @@ class NASBench201Space(SearchSpace):
     name = "nasbench201"
     title = "NAS-Bench-201 cells (6 edges x 5 operations)"
     reference = "Dong & Yang, NAS-Bench-201, ICLR 2020"
+    operation_fields = ("op",)
     default_num_classes = 10
     resolutions = (RESOLUTION,)
     published = {

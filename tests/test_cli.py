@@ -105,6 +105,25 @@ def test_profile_writes_a_profile_that_loads_and_reports_validation(tmp_path):
     assert profile.device.name == "ci-box" and profile.measurement.repeats == 6
 
 
+def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "latency_tables" / "x86-64-2core__nasbench201.json"
+    out = tmp_path / "refit.json"
+    result = run_nas("recalibrate", str(shipped), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: calibration a=" in result.stdout
+    assert "validation before: 30 other networks:" in result.stdout
+    assert "validation after: 30 other networks:" in result.stdout
+    from nas.latency import load_profile
+
+    assert load_profile(out).entries == load_profile(shipped).entries
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    result = run_nas("recalibrate", str(bad), "--out", str(out))
+    assert result.returncode == 2 and "not JSON" in result.stderr and "Traceback" not in result.stderr
+    result = run_nas("recalibrate", str(shipped), "--out", "/no/such/dir/p.json")
+    assert result.returncode == 2 and "--out: folder '/no/such/dir' does not exist" in result.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -3,8 +3,9 @@
 Practice follows once-for-all's and HW-NAS-Bench's latency tables: every measurement runs its own
 warm-up iterations first, then ``repeats`` timed calls, each timed on its own with a monotonic
 clock; a timing keeps the median, mean, standard deviation and minimum, and a profile names the one
-its predictions use (see ``nas.latency.profiler`` for why the minimum is its default). The thread count is fixed for the whole run, since intra-op
-parallelism changes the latency of small blocks more than anything else does.
+its predictions use (see ``nas.latency.profiler`` for why the minimum is its default). The thread
+count is fixed for the whole run, since intra-op parallelism changes the latency of small blocks
+more than anything else does.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Latency prediction from a profile: one code path for one candidate and for many.
 
 ``predicted_ms = a * (overhead_ms + sum of the candidate's block entries) + b``, with the entries read
-under the profile's statistic and ``a, b`` its calibration. Once-for-all keeps two near-duplicate
+under the profile's statistic, each scaled by its block kind's scale where the calibration has
+``kind_scales``, and ``a, b`` its calibration. Once-for-all keeps two near-duplicate
 predictors; here ``predict`` is ``predict_many`` on one candidate. A candidate with a block the
 profile lacks is an error naming the missing keys, never a silent zero.
 """
@@ -30,12 +31,18 @@ class MissingBlocksError(ValueError):
 
 
 class _Table:
-    """The profile's entries as one array, indexed by key."""
+    """The profile's entries as one array indexed by key, and each key's kind (a column)."""
 
     def __init__(self, profile: Profile) -> None:
         keys = sorted(profile.entries)
+        kind_of = profile.kinds()
+        self.kinds = sorted(set(kind_of.values()))
+        column = {kind: j for j, kind in enumerate(self.kinds)}
         self.index = {key: i for i, key in enumerate(keys)}
         self.values = np.array([profile.value(key) for key in keys], dtype=np.float64)
+        self.kind_index = np.array([column[kind_of[key]] for key in keys], dtype=np.intp)
+        scales = profile.calibration.kind_scales or {}
+        self.scales = np.array([scales.get(kind, 1.0) for kind in self.kinds], dtype=np.float64)
 
 
 def _table(profile: Profile) -> _Table:
@@ -54,12 +61,13 @@ def _space(profile: Profile, space: searchspaces.SearchSpace | None) -> searchsp
     return space
 
 
-def block_sums(
+def kind_sums(
     profile: Profile, archs: Sequence[Any], space: searchspaces.SearchSpace | None = None
-) -> np.ndarray:
-    """The uncalibrated estimate of each candidate: overhead plus the sum of its block entries.
+) -> tuple[list[str], np.ndarray]:
+    """The kinds of the profile's blocks, and per candidate the sum of its entries of each kind.
 
-    Candidates may be arch objects or canonical strings of the profile's space.
+    Candidates may be arch objects or canonical strings of the profile's space. Entries are read
+    unscaled; a block the profile lacks raises ``MissingBlocksError``.
     """
     space = _space(profile, space)
     table = _table(profile)
@@ -76,9 +84,19 @@ def block_sums(
                 cols.append(col)
     if missing:
         raise MissingBlocksError(profile, sorted(missing))
-    sums = np.zeros(len(archs), dtype=np.float64)
-    np.add.at(sums, np.asarray(rows, dtype=np.intp), table.values[np.asarray(cols, dtype=np.intp)])
-    return sums + profile.overhead_ms
+    sums = np.zeros((len(archs), len(table.kinds)), dtype=np.float64)
+    cols = np.asarray(cols, dtype=np.intp)
+    np.add.at(sums, (np.asarray(rows, dtype=np.intp), table.kind_index[cols]), table.values[cols])
+    return table.kinds, sums
+
+
+def block_sums(
+    profile: Profile, archs: Sequence[Any], space: searchspaces.SearchSpace | None = None
+) -> np.ndarray:
+    """The estimate of each candidate before ``a`` and ``b``: overhead plus the sum of its block
+    entries, each scaled by its kind's scale where the calibration has them."""
+    _, sums = kind_sums(profile, archs, space)
+    return sums @ _table(profile).scales + profile.overhead_ms
 
 
 def calibrate(profile: Profile, raw: np.ndarray | float) -> np.ndarray | float:

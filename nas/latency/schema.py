@@ -4,7 +4,7 @@ A profile is a lookup table (LUT) of block latencies for one device, runtime and
 once-for-all's manner: one entry per block key (``space.all_blocks``), so fusion inside a block is
 measured rather than guessed. Beside the entries it records how they were measured, a fixed
 per-inference overhead, a calibration fitted on whole networks, and how well the calibrated sum
-predicted a separate validation set. ``latency_tables/PROFILE_FORMAT.md`` documents the fields for
+predicted a separate validation set. ``latency_tables/README.md`` documents the fields for
 people who measure on their own device.
 
 ``validate_profile`` admits a document only if every check passes and otherwise raises
@@ -31,7 +31,7 @@ from pydantic import (
 
 import searchspaces
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added calibration.kind_scales; version 1 documents are still read
 STATISTICS = ("p50", "mean", "min")
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_LISTED = 10  # keys named in one problem before "... and N more"
@@ -120,13 +120,18 @@ class NetworkPoint(BaseModel):
 
 
 class Calibration(BaseModel):
-    """``predicted = a * (overhead_ms + sum of entries) + b``, fitted on ``fit_on`` networks."""
+    """``predicted = a * (overhead_ms + sum of entries) + b``, fitted on ``fit_on`` networks.
+
+    With ``kind_scales`` each entry is first multiplied by the scale of its block's kind
+    (``space.block_kind``): ``a * (overhead_ms + sum of scale[kind] * entry) + b``.
+    """
 
     model_config = _STRICT
     a: StrictFloat = Field(gt=0)
     b: StrictFloat
     fit_on: StrictInt = NonNegative
     method: Text = "least relative squares"
+    kind_scales: Optional[dict[str, Annotated[StrictFloat, Field(gt=0)]]] = None
     networks: list[NetworkPoint] = []
 
 
@@ -144,7 +149,7 @@ class Validation(BaseModel):
 
 class Profile(BaseModel):
     model_config = _STRICT
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     device: DeviceInfo
     measurement: MeasurementInfo
     search_space: str
@@ -162,6 +167,11 @@ class Profile(BaseModel):
     def value(self, key: str) -> float:
         """The entry of ``key`` under the profile's statistic."""
         return getattr(self.entries[key], self.measurement.statistic)
+
+    def kinds(self) -> dict[str, str]:
+        """``{block key: its kind}`` for every entry (``space.block_kind``)."""
+        space = searchspaces.get(self.search_space)
+        return {key: space.block_kind(key) for key in self.entries}
 
 
 def validate_profile(data: Any, source: str = "latency profile") -> Profile:
@@ -238,6 +248,17 @@ def _semantic_problems(data: dict[str, Any]) -> list[str]:
         if lacking:
             problems.append(f"entries: statistic is 'min' but {len(lacking)} entries lack it: "
                             f"{_listing(lacking)}")
+    calibration = data.get("calibration")
+    scales = calibration.get("kind_scales") if isinstance(calibration, dict) else None
+    if isinstance(scales, dict):
+        if data.get("schema_version") == 1:
+            problems.append("calibration.kind_scales: needs schema_version 2 (version 1 has no such field)")
+        kinds = {space.block_kind(key) for key in expected}
+        if scales.keys() - kinds:
+            problems.append(f"calibration.kind_scales: kinds the space does not have: "
+                            f"{_listing(sorted(scales.keys() - kinds))} (its kinds: {_listing(sorted(kinds))})")
+        if kinds - scales.keys():
+            problems.append(f"calibration.kind_scales: no scale for kinds {_listing(sorted(kinds - scales.keys()))}")
     return problems
 
 

@@ -71,3 +71,23 @@ def test_vectorised_form_accepts_any_iterable(profile):
     space = searchspaces.get("nasbench201")
     archs = [space.sample(random.Random(i)) for i in range(4)]
     assert np.array_equal(predict_many(profile, iter(archs)), predict_many(profile, archs))
+
+
+def test_kind_scales_multiply_each_entry_by_its_kinds_scale(document):
+    space = searchspaces.get("nasbench201")
+    kinds = sorted({space.block_kind(key) for key in document["entries"]})
+    scales = {kind: 0.5 + 0.25 * i for i, kind in enumerate(kinds)}
+    document["calibration"]["kind_scales"] = scales
+    profile = validate_profile(document)
+    rng = random.Random(8)
+    archs = [space.sample(rng) for _ in range(20)]
+    stat = document["measurement"]["statistic"]
+    a, b = document["calibration"]["a"], document["calibration"]["b"]
+    expected = [
+        a * (document["overhead_ms"] + sum(scales[space.block_kind(k)] * document["entries"][k][stat]
+                                           for k in space.blocks(arch))) + b
+        for arch in archs
+    ]
+    assert predict_many(profile, archs) == pytest.approx(expected, rel=1e-12)
+    unscaled = [by_hand(document, space, arch) for arch in archs]
+    assert not np.allclose(expected, unscaled)  # the scales did change the predictions

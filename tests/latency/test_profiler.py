@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import searchspaces
-from nas.latency import block_sums, predict, validate_profile
+from nas.latency import block_sums, predict, predict_many, validate_profile
 from nas.latency.measure import Runner, time_calls
-from nas.latency.profiler import error_summary, fit_calibration, profile_space, sample_networks
+from nas.latency.profiler import (
+    choose_calibration,
+    error_summary,
+    fit_calibration,
+    fit_kind_scales,
+    profile_space,
+    recalibrate,
+    sample_networks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +94,54 @@ def test_calibration_fit_recovers_a_line_and_keeps_a_positive():
     assert fit_calibration(np.array([]), np.array([])) == (1.0, 0.0)
     a, _ = fit_calibration(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0]))
     assert a > 0
+
+
+def kind_data(true_scales, n=30, seed=0):
+    """Networks' per-kind sums, and what they measure when each kind costs ``true_scales`` times
+    its table entry (1% noise)."""
+    rng = np.random.default_rng(seed)
+    sums = rng.uniform(0.5, 4.0, size=(n, len(true_scales)))
+    measured = (0.05 + sums @ np.asarray(true_scales)) * rng.normal(1.0, 0.01, size=n)
+    return sums, measured
+
+
+def test_per_kind_scales_are_found_when_kinds_differ():
+    sums, measured = kind_data([1.0, 0.4, 1.6, 1.0])
+    a, b, scales = choose_calibration(sums, 0.05, measured)
+    assert scales is not None
+    per_kind = np.abs((a * (0.05 + sums @ scales) + b) / measured - 1).mean()
+    shared = np.abs((np.polyval(fit_calibration(sums.sum(axis=1) + 0.05, measured), sums.sum(axis=1) + 0.05))
+                    / measured - 1).mean()
+    assert per_kind < 0.02 and per_kind < shared / 3
+    assert a * scales[1] < 0.8 * a * scales[0] < a * scales[2] / 1.3  # the cheap and the dear kinds
+
+
+def test_one_scale_is_kept_when_every_kind_behaves_alike():
+    sums, measured = kind_data([1.3, 1.3, 1.3, 1.3], seed=1)
+    a, b, scales = choose_calibration(sums, 0.05, measured)
+    assert scales is None
+    assert (a, b) == pytest.approx(fit_calibration(sums.sum(axis=1) + 0.05, measured))
+
+
+def test_a_kind_no_network_uses_keeps_the_shared_scale():
+    sums, measured = kind_data([1.0, 0.4, 1.6, 1.0])
+    sums[:, 3] = 0.0
+    scales, _ = fit_kind_scales(sums, 0.05, measured, 1.0)
+    assert scales[3] == pytest.approx(1.0, abs=1e-9)
+    assert fit_kind_scales(sums[:2], 0.05, measured[:2], 1.0) is None  # too few networks to say
+
+
+def test_recalibrate_refits_on_the_recorded_networks(measured):
+    profile, _ = measured
+    again = recalibrate(profile)
+    assert [p.arch for p in again.validation.networks] == [p.arch for p in profile.validation.networks]
+    assert [p.measured_ms for p in again.calibration.networks] == [p.measured_ms for p in profile.calibration.networks]
+    assert again.entries == profile.entries and again.schema_version == 2
+    recorded = np.array([p.predicted_ms for p in again.validation.networks])
+    assert recorded == pytest.approx(np.maximum(predict_many(again, [p.arch for p in again.validation.networks]), 0))
+    stripped = validate_profile({**json.loads(profile.to_json()), "validation": {"n": 4}})
+    with pytest.raises(ValueError, match="and 0 of its 4 validation networks; all are needed"):
+        recalibrate(stripped)
 
 
 def test_networks_are_sampled_at_the_asked_resolutions_and_distinct():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
+import searchspaces
 from nas.latency import ProfileError, load_profile, validate_profile
 
 
@@ -111,3 +113,30 @@ def test_text_with_nul_and_parts_of_the_wrong_shape_are_refused(document):
     assert problems_of(document) == ["device.runtime: must not contain NUL characters",
                                      "measurement: Input should be a valid dictionary or instance of MeasurementInfo"]
     assert problems_of("[" * 100_000) == ["not JSON: nested too deeply to read"]
+
+
+def test_kind_scales_round_trip_and_must_cover_exactly_the_spaces_kinds(document):
+    space = searchspaces.get("nasbench201")
+    kinds = sorted({space.block_kind(key) for key in space.all_blocks()})
+    assert "nb201_edge[op=avg_pool_3x3]" in kinds and "nb201_stem" in kinds
+    document["calibration"]["kind_scales"] = {kind: 1.0 for kind in kinds}
+    profile = validate_profile(document)
+    assert validate_profile(profile.to_json()) == profile
+
+    bad = copy.deepcopy(document)
+    del bad["calibration"]["kind_scales"]["nb201_stem"]
+    bad["calibration"]["kind_scales"]["nb201_edge[op=max_pool]"] = 1.0
+    bad["calibration"]["kind_scales"]["nb201_head"] = 0.0
+    with pytest.raises(ProfileError) as caught:
+        validate_profile(bad)
+    text = str(caught.value)
+    assert "calibration.kind_scales.nb201_head: Input should be greater than 0" in text
+    assert "calibration.kind_scales: kinds the space does not have: nb201_edge[op=max_pool]" in text
+    assert "calibration.kind_scales: no scale for kinds nb201_stem" in text
+
+    old = copy.deepcopy(document)
+    old["schema_version"] = 1
+    with pytest.raises(ProfileError, match="calibration.kind_scales: needs schema_version 2"):
+        validate_profile(old)
+    del old["calibration"]["kind_scales"]
+    assert validate_profile(old).schema_version == 1  # version 1 documents are still read

@@ -203,3 +203,17 @@ def test_malformed_block_keys_are_refused_with_the_key(space):
         with pytest.raises(ValueError) as info:
             space.block_module(bad)
         assert bad in str(info.value) or "nokind" in str(info.value)
+
+
+def test_block_kinds_name_the_type_and_the_operation_never_the_shape():
+    nb201 = searchspaces.get("nasbench201")
+    assert nb201.block_kind("nb201_edge-input:16x16x32-op:avg_pool_3x3") == "nb201_edge[op=avg_pool_3x3]"
+    assert nb201.block_kind("nb201_stem-input:32x32x3-out:16") == "nb201_stem"
+    for name in searchspaces.names():
+        space = searchspaces.get(name)
+        kinds = {space.block_kind(key) for key in space.all_blocks()}
+        assert 3 <= len(kinds) <= 12, (name, kinds)
+        assert not any("input" in kind for kind in kinds)
+    metaformer = searchspaces.get("metaformer")
+    assert {k for k in (metaformer.block_kind(key) for key in metaformer.all_blocks()) if "[" in k} == {
+        f"mf_block[mixer={m}]" for m in ("attention", "identity", "pool", "sepconv")}
