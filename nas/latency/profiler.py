@@ -9,7 +9,10 @@ The procedure (``nas profile`` runs it; it needs nothing but this package and th
    each block's figures and added once per network, since a network pays it once, not per block.
 3. Time random whole networks end to end: a calibration set, on which ``a * (overhead + sum) + b``
    is fitted by least relative squares (each network's relative error weighs the same), and a
-   separate validation set of other networks, on which the calibrated table is checked.
+   separate validation set of other networks, on which the calibrated table is checked. Where the
+   blocks of one kind (``space.block_kind``) misstate their cost inside a network in their own way,
+   one scale per kind is fitted too, and kept only if it predicts left-out networks better
+   (``choose_calibration``).
 
 The statistic defaults to the minimum over repeats. On a shared cloud VM the median of one network
 drifts by +-15% from one minute to the next (other tenants), while the minimum stays within a few

@@ -1,0 +1,115 @@
+"""How steady is this machine's speed over time: the limit it sets on any static latency table.
+
+A profile is measured once; a search uses it later. If the device itself runs the same network 8%
+slower an hour on, no table can predict it within +-10% every time. This bench times a fixed set of
+random networks (PyTorch eager, 1 thread, batch 1, the minimum of ``--calls`` calls each, as
+``nas profile`` times them) every ``--interval`` seconds for ``--minutes`` minutes, and prints:
+
+- per tick, the machine's speed factor: the median over the networks of (this tick's time / the
+  network's median time over all ticks); 1.10 means everything ran 10% slower than usual;
+- the spread of that factor over the run (min, 5th, 50th, 95th percentile, max);
+- the ceiling for a static table: over every pair of ticks (a "profile" moment, then a later "use"
+  moment), the share of the networks timed at the later tick that are within +-10% of what they were
+  at the earlier one. A perfect table measured at the first moment can do no better at the second.
+
+    .venv/bin/python bench/machine_drift.py [--minutes 20] [--interval 30] [--spaces nasbench201,mobilenetv3]
+
+Run it on a quiet machine (anything else running shows up as drift); it writes
+bench/results/machine_drift.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import searchspaces  # noqa: E402
+from nas.latency.measure import Runner  # noqa: E402
+from nas.latency.profiler import measure_networks, sample_networks  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def steal_ticks() -> int | None:
+    """Jiffies the hypervisor gave to other guests (the 8th field of /proc/stat's cpu line)."""
+    try:
+        with open("/proc/stat") as stat:
+            return int(stat.readline().split()[8])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--interval", type=float, default=30.0, help="seconds from one tick's start to the next")
+    parser.add_argument("--spaces", default="nasbench201,mobilenetv3")
+    parser.add_argument("--n", type=int, default=6, help="networks per space")
+    parser.add_argument("--calls", type=int, default=30, help="timed calls per network per tick (minimum kept)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.minutes <= 0 or args.interval <= 0 or args.n < 1 or args.calls < 1:
+        parser.error("--minutes, --interval, --n and --calls must be positive")
+
+    runner = Runner("torch", threads=1, batch_size=1)
+    sets = []
+    for name in args.spaces.split(","):
+        space = searchspaces.get(name)
+        archs = sample_networks(space, args.n, space.resolutions, args.seed)
+        sets.append((name, space, archs))
+    started = time.time()
+    ticks: list[dict] = []
+    while time.time() - started < args.minutes * 60:
+        tick_start, steal = time.time(), steal_ticks()
+        times = []
+        for _, space, archs in sets:
+            times += list(measure_networks(runner, space, archs, space._classes(None), 3, args.calls, 1, 5.0, "min"))
+        after = steal_ticks()
+        ticks.append({
+            "t_s": round(tick_start - started, 1), "ms": times,
+            "steal_ticks": None if steal is None or after is None else after - steal,
+        })
+        first = np.array(ticks[0]["ms"])
+        print(f"{ticks[-1]['t_s']:7.0f} s  speed vs first tick {np.median(np.array(times) / first):.3f}  "
+              f"steal {ticks[-1]['steal_ticks']}", flush=True)
+        time.sleep(max(0.0, args.interval - (time.time() - tick_start)))
+
+    ms = np.array([t["ms"] for t in ticks])  # ticks x networks
+    speed = np.median(ms / np.median(ms, axis=0), axis=1)
+    pairs = [(i, j) for i in range(len(ms)) for j in range(i + 1, len(ms))]
+    within = [float((np.abs(ms[j] / ms[i] - 1.0) <= 0.10).mean()) for i, j in pairs]
+    summary = {
+        "ticks": len(ms), "minutes": round((ticks[-1]["t_s"]) / 60, 1), "networks": ms.shape[1],
+        "spaces": args.spaces, "calls": args.calls,
+        "speed": {"min": float(speed.min()), "p5": float(np.percentile(speed, 5)),
+                  "p50": float(np.median(speed)), "p95": float(np.percentile(speed, 95)), "max": float(speed.max())},
+        "speed_within_5pct_of_median": float((np.abs(speed - 1.0) <= 0.05).mean()),
+        "speed_within_10pct_of_median": float((np.abs(speed - 1.0) <= 0.10).mean()),
+        "static_ceiling_within_10pct": float(np.mean(within)) if within else None,
+        "static_ceiling_worst_pair": float(np.min(within)) if within else None,
+        "series": [{"t_s": t["t_s"], "speed": float(s), "steal_ticks": t["steal_ticks"]} for t, s in zip(ticks, speed)],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "machine_drift.json").write_text(json.dumps(summary, indent=1))
+    s = summary["speed"]
+    print(f"\n{summary['ticks']} ticks over {summary['minutes']} min, {summary['networks']} networks ({args.spaces})")
+    print(f"speed factor: min {s['min']:.3f}  p5 {s['p5']:.3f}  median {s['p50']:.3f}  p95 {s['p95']:.3f}  "
+          f"max {s['max']:.3f}")
+    print(f"ticks within +-5% of the usual speed: {100 * summary['speed_within_5pct_of_median']:.0f}%, "
+          f"+-10%: {100 * summary['speed_within_10pct_of_median']:.0f}%")
+    if within:
+        print(f"a perfect table measured at one tick predicts a later tick within +-10%: "
+              f"{100 * summary['static_ceiling_within_10pct']:.1f}% of networks on average over "
+              f"{len(pairs)} pairs (worst pair {100 * summary['static_ceiling_worst_pair']:.0f}%)")
+
+
+if __name__ == "__main__":
+    main()
