@@ -12,7 +12,10 @@ much faster or slower this machine runs the profile's own calibration networks n
 profiled, with the table's figures once that one factor is taken out.
 
     .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
-        [--runtimes torch,onnxruntime] [--n 30]
+        [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE]
+
+``--profiles DIR`` evaluates the profiles in DIR (``<device>__<space>.json``, e.g. measured on a GPU
+with ``nas profile --accelerator cuda``) instead of the shipped ones, each timed as its file says.
 
 Run it on a quiet machine: anything else running distorts every figure.
 """
@@ -39,8 +42,14 @@ from nas.latency.profiler import NETWORK_SECONDS, error_summary, measure_network
 RESULTS = ROOT / "bench" / "results"
 
 
-def profile_for(space_name: str, runtime: str, reprofile: bool) -> tuple[object, float | None]:
+def profile_for(space_name: str, runtime: str, reprofile: bool, profiles: Path | None = None) -> tuple[object, float | None]:
     """The profile to evaluate and the seconds its measurement took (as recorded in it)."""
+    if profiles is not None:  # profiles measured elsewhere, e.g. on a GPU: <dir>/<anything>__<space>.json
+        found = sorted(profiles.glob(f"*__{space_name}.json"))
+        if not found:
+            raise SystemExit(f"--profiles: no *__{space_name}.json in {profiles}")
+        profile = load_profile(found[0])
+        return profile, profile.measurement.duration_s
     if runtime == "torch" and not reprofile:
         profile = default_profile(space_name)
         return profile, profile.measurement.duration_s
@@ -57,7 +66,8 @@ def profile_for(space_name: str, runtime: str, reprofile: bool) -> tuple[object,
 
 def measure(profile, space, archs) -> np.ndarray:
     """Time candidates with the profile's own settings, as the profiler times its networks."""
-    runner = Runner(profile.device.runtime, profile.device.threads, profile.device.batch_size)
+    device = profile.device
+    runner = Runner(device.runtime, device.threads, device.batch_size, device.accelerator)
     m = profile.measurement
     return measure_networks(
         runner, space, archs, profile.num_classes, m.warmup, m.repeats, m.rounds, NETWORK_SECONDS, m.statistic
@@ -69,9 +79,9 @@ def macs(space, arch, classes: int) -> float:
     return float(count_macs(space.build(arch, classes), (1, 3, res, res)))
 
 
-def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool) -> dict:
+def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, profiles: Path | None = None) -> dict:
     space = searchspaces.get(space_name)
-    profile, profiling_s = profile_for(space_name, runtime, reprofile)
+    profile, profiling_s = profile_for(space_name, runtime, reprofile, profiles)
     used = {p.arch for p in profile.calibration.networks} | {p.arch for p in profile.validation.networks}
     archs = sample_networks(space, n, profile.resolutions, seed, exclude=used)
     predicted = predict_many(profile, archs, space)
@@ -89,7 +99,8 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool) 
     c = float(np.sum(fit_macs / fit_ms) / np.sum((fit_macs / fit_ms) ** 2))
     flops_pred = c * np.array([macs(space, a, profile.num_classes) for a in archs])
     return {
-        "space": space_name, "runtime": runtime, "n": len(archs), "profiling_s": profiling_s,
+        "space": space_name, "runtime": runtime, "device": profile.device.model_dump(exclude_none=True),
+        "n": len(archs), "profiling_s": profiling_s,
         "profile_keys": len(profile.entries), "measured_ms_median": float(np.median(first)),
         "table": error_summary(first, predicted),
         "drift": drift,
@@ -111,6 +122,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--reprofile", action="store_true", help="measure every profile afresh")
+    parser.add_argument("--profiles", type=Path, help="evaluate the profiles in this folder (<device>__<space>.json) "
+                        "instead, timed as each says (e.g. on CUDA); --runtimes then only labels the rows")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latency_accuracy.json")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -119,7 +133,7 @@ def main() -> None:
           f"{'drift':>5} {'corr: <=10%':>11} {'MAPE':>6} | {'ms':>7} {'profiling':>9}")
     for space_name in args.spaces.split(","):
         for runtime in args.runtimes.split(","):
-            row = evaluate(space_name, runtime, args.n, args.seed, args.reprofile)
+            row = evaluate(space_name, runtime, args.n, args.seed, args.reprofile, args.profiles)
             rows.append(row)
             t, f, r, d = row["table"], row["flops"], row["noise_floor"], row["table_drift_corrected"]
             prof = "?" if row["profiling_s"] is None else f"{row['profiling_s']:.0f} s"
@@ -128,7 +142,7 @@ def main() -> None:
                   f"{f['spearman']:6.3f} | {pct(r['within_10pct']):>13} {pct(r['mape']):>6} | "
                   f"{row['drift']:5.2f} {pct(d['within_10pct']):>11} {pct(d['mape']):>6} | "
                   f"{row['measured_ms_median']:7.1f} {prof:>9}", flush=True)
-            (RESULTS / "latency_accuracy.json").write_text(json.dumps(rows, indent=1))
+            args.out.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

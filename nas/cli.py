@@ -118,6 +118,9 @@ def profile(
     out: Annotated[Path, typer.Option(help="Where to write the profile (JSON).")],
     runtime: Annotated[str, typer.Option(help="torch (eager) or onnxruntime (CPU).")] = "torch",
     threads: Annotated[int, typer.Option(min=1, help="Intra-op threads, fixed for the run.")] = 1,
+    accelerator: Annotated[
+        Optional[str], typer.Option(help="cuda: time on the GPU (runtime torch). Default: the CPU.")
+    ] = None,
     resolution: Annotated[
         Optional[list[int]], typer.Option(help="Input resolution(s) to cover; repeat the flag. Default: all.")
     ] = None,
@@ -136,7 +139,7 @@ def profile(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas.latency import ProfileError
-    from nas.latency.measure import RUNTIMES
+    from nas.latency.measure import RUNTIMES, check_accelerator
     from nas.latency.profiler import profile_space
     from nas.latency.schema import DEVICE_NAME_PATTERN, STATISTICS
 
@@ -146,6 +149,10 @@ def profile(
         _fail(f"--runtime: unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
     if statistic not in STATISTICS:
         _fail(f"--statistic: must be one of {', '.join(STATISTICS)}, got {statistic!r}")
+    try:
+        check_accelerator(accelerator, runtime)
+    except ValueError as error:
+        _fail(f"--accelerator: {error}")
     if not re.match(DEVICE_NAME_PATTERN, device_name):
         _fail(f"--device-name: {device_name!r} must be 1-64 letters, digits, '.', '_' or '-'")
     if out.parent and not out.parent.exists():
@@ -162,7 +169,7 @@ def profile(
 
         try:
             result = profile_space(
-                space, device_name, runtime=runtime, threads=threads, resolutions=resolution,
+                space, device_name, runtime=runtime, accelerator=accelerator, threads=threads, resolutions=resolution,
                 repeats=repeats, warmup=warmup, rounds=rounds, statistic=statistic,
                 calibration=calibration, validation=validation, seed=seed, hardware=hardware,
                 progress=progress,

@@ -133,6 +133,7 @@ def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
         (["--device-name", "my phone"], "--device-name: 'my phone' must be 1-64 letters"),
         (["--resolution", "64"], "resolution 64 is not in space 'nasbench201'"),
         (["--out", "/no/such/dir/p.json"], "--out: folder '/no/such/dir' does not exist"),
+        (["--accelerator", "tpu"], "--accelerator: unknown accelerator 'tpu'"),
     ],
 )
 def test_profile_refuses_bad_flags_by_name(tmp_path, args, message):

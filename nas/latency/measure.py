@@ -1,4 +1,4 @@
-"""Timing one module on one runtime: PyTorch eager or ONNX Runtime (CPU), batch 1 by default.
+"""Timing one module on one runtime: PyTorch eager (CPU or CUDA) or ONNX Runtime (CPU), batch 1 by default.
 
 Practice follows once-for-all's and HW-NAS-Bench's latency tables: every measurement runs its own
 warm-up iterations first, then ``repeats`` timed calls, each timed on its own with a monotonic
@@ -92,6 +92,28 @@ def runtime_version(runtime: str) -> str:
     raise ValueError(f"unknown runtime {runtime!r}; choose from {list(RUNTIMES)}")
 
 
+ACCELERATORS = ("cuda",)
+
+
+def check_accelerator(accelerator: str | None, runtime: str = "torch") -> None:
+    """``ValueError`` naming the reason when ``accelerator`` (None: the CPU) cannot be used here."""
+    if accelerator is None:
+        return
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"unknown accelerator {accelerator!r}; choose from {list(ACCELERATORS)} (or none: the CPU)")
+    if runtime != "torch":
+        raise ValueError(f"accelerator {accelerator!r} is measured with runtime 'torch' only, not {runtime!r}")
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"accelerator 'cuda' is not available here: torch {torch.__version__} sees no CUDA GPU"
+        )
+
+
+def accelerator_name(accelerator: str | None) -> str | None:
+    """The GPU's name as the driver reports it (None on the CPU)."""
+    return torch.cuda.get_device_name(0) if accelerator == "cuda" else None
+
+
 def set_threads(threads: int) -> None:
     """Fix PyTorch's intra-op thread count (ONNX Runtime sessions take theirs per session)."""
     if threads < 1:
@@ -102,17 +124,34 @@ def set_threads(threads: int) -> None:
 class Runner:
     """Makes a timed callable of a module on one runtime, with a fixed thread count and batch."""
 
-    def __init__(self, runtime: str = "torch", threads: int = 1, batch_size: int = 1) -> None:
+    def __init__(
+        self, runtime: str = "torch", threads: int = 1, batch_size: int = 1, accelerator: str | None = None
+    ) -> None:
         runtime_version(runtime)  # fails early, naming the runtime, when it cannot be used
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        check_accelerator(accelerator, runtime)
         self.runtime, self.threads, self.batch_size = runtime, threads, batch_size
+        self.accelerator = accelerator
         set_threads(threads)
 
     def prepare(self, module: nn.Module, shape: tuple[int, int, int]) -> Callable[[], object]:
-        """A zero-argument callable that runs ``module`` once on a fixed random input of ``shape``."""
+        """A zero-argument callable that runs ``module`` once on a fixed random input of ``shape``.
+
+        On CUDA the call waits for the GPU to finish, so a timing covers the kernels, not only their
+        launch.
+        """
         module = module.eval()
         example = torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(0))
+        if self.accelerator == "cuda":
+            module, example = module.to("cuda"), example.to("cuda")
+
+            def call_cuda() -> object:
+                with torch.inference_mode():
+                    out = module(example)
+                torch.cuda.synchronize()
+                return out
+            return call_cuda
         if self.runtime == "torch":
             def call() -> object:
                 with torch.inference_mode():

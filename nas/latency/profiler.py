@@ -35,7 +35,7 @@ from torch import nn
 
 import searchspaces
 from nas import __version__
-from nas.latency.measure import Runner, Timing, runtime_version, sample_calls, time_calls
+from nas.latency.measure import Runner, Timing, accelerator_name, runtime_version, sample_calls, time_calls
 from nas.latency.predict import kind_sums
 from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, validate_profile
 from nas.stats import spearman
@@ -50,8 +50,8 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-def describe_hardware() -> str:
-    """``x86_64, 2 cores, AMD EPYC`` from what the OS says."""
+def describe_hardware(accelerator: str | None = None) -> str:
+    """``x86_64, 2 cores, AMD EPYC`` from what the OS says, after the GPU's name on an accelerator."""
     model = platform.processor() or ""
     try:
         with open("/proc/cpuinfo") as info:
@@ -61,7 +61,8 @@ def describe_hardware() -> str:
                     break
     except OSError:
         pass
-    return ", ".join(p for p in (platform.machine(), f"{os.cpu_count()} cores", model) if p)
+    gpu = accelerator_name(accelerator)
+    return ", ".join(p for p in (gpu, platform.machine(), f"{os.cpu_count()} cores", model) if p)
 
 
 def measure_interleaved(
@@ -198,6 +199,7 @@ def profile_space(
     device_name: str,
     *,
     runtime: str = "torch",
+    accelerator: str | None = None,
     threads: int = 1,
     resolutions: Sequence[int] | None = None,
     num_classes: int | None = None,
@@ -217,7 +219,7 @@ def profile_space(
     space = searchspaces.get(space_name)
     resolutions = space._check_resolutions(tuple(resolutions) if resolutions else None)
     classes = space._classes(num_classes)
-    runner = Runner(runtime, threads, batch_size)
+    runner = Runner(runtime, threads, batch_size, accelerator)
     keys = sorted(space.all_blocks(resolutions, classes))
     measured_at = datetime.now(timezone.utc).replace(microsecond=0)
     started = time.perf_counter()
@@ -243,9 +245,10 @@ def profile_space(
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "device": {
-            "name": device_name, "hardware": hardware or describe_hardware(), "runtime": runtime,
-            "runtime_version": runtime_version(runtime), "threads": threads,
+            "name": device_name, "hardware": hardware or describe_hardware(accelerator),
+            "runtime": runtime, "runtime_version": runtime_version(runtime), "threads": threads,
             "batch_size": batch_size, "precision": "fp32",
+            **({"accelerator": accelerator} if accelerator else {}),
         },
         "measurement": {
             "warmup": warmup, "repeats": repeats, "rounds": rounds, "statistic": statistic,

@@ -85,6 +85,7 @@ class DeviceInfo(BaseModel):
     threads: StrictInt = Field(ge=1)
     batch_size: StrictInt = Field(ge=1)
     precision: Literal["fp32", "fp16", "bf16", "int8"]
+    accelerator: Optional[Literal["cuda"]] = None  # where the blocks ran; absent: the CPU
 
 
 class MeasurementInfo(BaseModel):

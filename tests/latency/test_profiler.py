@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import searchspaces
 from nas.latency import block_sums, predict, predict_many, validate_profile
@@ -159,3 +160,13 @@ def test_bad_settings_are_refused_by_name():
         profile_space("nasbench201", "x", resolutions=[64])
     with pytest.raises(ValueError, match="threads must be at least 1"):
         profile_space("nasbench201", "x", threads=0)
+    with pytest.raises(ValueError, match="unknown accelerator 'tpu'; choose from \\['cuda'\\]"):
+        profile_space("nasbench201", "x", accelerator="tpu")
+    with pytest.raises(ValueError, match="accelerator 'cuda' is measured with runtime 'torch' only"):
+        profile_space("nasbench201", "x", runtime="onnxruntime", accelerator="cuda")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_cuda_without_a_gpu_is_refused_before_anything_is_timed():
+    with pytest.raises(ValueError, match="accelerator 'cuda' is not available here: torch .* sees no CUDA GPU"):
+        profile_space("nasbench201", "x", accelerator="cuda")

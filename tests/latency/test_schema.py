@@ -140,3 +140,12 @@ def test_kind_scales_round_trip_and_must_cover_exactly_the_spaces_kinds(document
         validate_profile(old)
     del old["calibration"]["kind_scales"]
     assert validate_profile(old).schema_version == 1  # version 1 documents are still read
+
+
+def test_the_accelerator_is_cuda_or_absent(document):
+    document["device"]["accelerator"] = "cuda"
+    assert validate_profile(document).device.accelerator == "cuda"
+    document["device"]["accelerator"] = "tpu"
+    assert any(p.startswith("device.accelerator:") for p in problems_of(document))
+    del document["device"]["accelerator"]
+    assert validate_profile(document).device.accelerator is None
