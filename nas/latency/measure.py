@@ -143,19 +143,17 @@ class Runner:
         """
         module = module.eval()
         example = torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(0))
-        if self.accelerator == "cuda":
-            module, example = module.to("cuda"), example.to("cuda")
-
-            def call_cuda() -> object:
-                with torch.inference_mode():
-                    out = module(example)
-                torch.cuda.synchronize()
-                return out
-            return call_cuda
         if self.runtime == "torch":
+            on_gpu = self.accelerator == "cuda"
+            if on_gpu:
+                module, example = module.to("cuda"), example.to("cuda")
+
             def call() -> object:
                 with torch.inference_mode():
-                    return module(example)
+                    out = module(example)
+                if on_gpu:
+                    torch.cuda.synchronize()
+                return out
             return call
         session = self._ort_session(module, example)
         feeds = {session.get_inputs()[0].name: example.numpy()}
