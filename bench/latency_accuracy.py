@@ -42,7 +42,9 @@ from nas.latency.profiler import NETWORK_SECONDS, error_summary, measure_network
 RESULTS = ROOT / "bench" / "results"
 
 
-def profile_for(space_name: str, runtime: str, reprofile: bool, profiles: Path | None = None) -> tuple[object, float | None]:
+def profile_for(
+    space_name: str, runtime: str, reprofile: bool, profiles: Path | None = None
+) -> tuple[object, float | None]:
     """The profile to evaluate and the seconds its measurement took (as recorded in it)."""
     if profiles is not None:  # profiles measured elsewhere, e.g. on a GPU: <dir>/<anything>__<space>.json
         found = sorted(profiles.glob(f"*__{space_name}.json"))
@@ -115,6 +117,10 @@ def pct(x):
     return "   -" if x is None else f"{100 * x:5.1f}"
 
 
+def rho(x):
+    return "     -" if x is None else f"{x:6.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spaces", default=",".join(searchspaces.names()))
@@ -138,8 +144,8 @@ def main() -> None:
             t, f, r, d = row["table"], row["flops"], row["noise_floor"], row["table_drift_corrected"]
             prof = "?" if row["profiling_s"] is None else f"{row['profiling_s']:.0f} s"
             print(f"{space_name:<13}{runtime:<12}{row['n']:>3} | {pct(t['within_10pct']):>12} {pct(t['mape']):>6} "
-                  f"{t['spearman']:6.3f} {pct(t['max_ape']):>6} | {pct(f['within_10pct']):>12} {pct(f['mape']):>6} "
-                  f"{f['spearman']:6.3f} | {pct(r['within_10pct']):>13} {pct(r['mape']):>6} | "
+                  f"{rho(t['spearman'])} {pct(t['max_ape']):>6} | {pct(f['within_10pct']):>12} {pct(f['mape']):>6} "
+                  f"{rho(f['spearman'])} | {pct(r['within_10pct']):>13} {pct(r['mape']):>6} | "
                   f"{row['drift']:5.2f} {pct(d['within_10pct']):>11} {pct(d['mape']):>6} | "
                   f"{row['measured_ms_median']:7.1f} {prof:>9}", flush=True)
             args.out.write_text(json.dumps(rows, indent=1))

@@ -71,7 +71,8 @@ def main() -> None:
         tick_start, steal = time.time(), steal_ticks()
         times = []
         for _, space, archs in sets:
-            times += list(measure_networks(runner, space, archs, space._classes(None), 3, args.calls, 1, 5.0, "min"))
+            classes = space.default_num_classes
+            times += list(measure_networks(runner, space, archs, classes, 3, args.calls, 1, 5.0, "min"))
         after = steal_ticks()
         ticks.append({
             "t_s": round(tick_start - started, 1), "ms": times,
