@@ -119,8 +119,11 @@ def profile(
     runtime: Annotated[str, typer.Option(help="torch (eager) or onnxruntime (CPU).")] = "torch",
     threads: Annotated[int, typer.Option(min=1, help="Intra-op threads, fixed for the run.")] = 1,
     accelerator: Annotated[
-        Optional[str], typer.Option(help="cuda: time on the GPU (runtime torch). Default: the CPU.")
+        Optional[str], typer.Option(
+            help="cuda: time on the GPU, eager; cuda-graph: on the GPU, each module replayed as a CUDA graph "
+            "(runtime torch). Default: the CPU.")
     ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per inference, as deployed.")] = 1,
     resolution: Annotated[
         Optional[list[int]], typer.Option(help="Input resolution(s) to cover; repeat the flag. Default: all.")
     ] = None,
@@ -170,6 +173,7 @@ def profile(
         try:
             result = profile_space(
                 space, device_name, runtime=runtime, accelerator=accelerator, threads=threads, resolutions=resolution,
+                batch_size=batch_size,
                 repeats=repeats, warmup=warmup, rounds=rounds, statistic=statistic,
                 calibration=calibration, validation=validation, seed=seed, hardware=hardware,
                 progress=progress,

@@ -94,7 +94,7 @@ def test_profile_writes_a_profile_that_loads_and_reports_validation(tmp_path):
     out = tmp_path / "here.json"
     result = run_nas(
         "profile", "--space", "nasbench201", "--device-name", "ci-box", "--out", str(out),
-        "--repeats", "6", "--rounds", "1", "--calibration", "4", "--validation", "3",
+        "--repeats", "6", "--rounds", "1", "--calibration", "4", "--validation", "3", "--batch-size", "2",
     )
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: 22 block keys" in result.stdout
@@ -103,6 +103,7 @@ def test_profile_writes_a_profile_that_loads_and_reports_validation(tmp_path):
 
     profile = load_profile(out)
     assert profile.device.name == "ci-box" and profile.measurement.repeats == 6
+    assert profile.device.batch_size == 2
 
 
 def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
@@ -134,6 +135,7 @@ def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
         (["--resolution", "64"], "resolution 64 is not in space 'nasbench201'"),
         (["--out", "/no/such/dir/p.json"], "--out: folder '/no/such/dir' does not exist"),
         (["--accelerator", "tpu"], "--accelerator: unknown accelerator 'tpu'"),
+        (["--batch-size", "0"], "--batch-size"),
     ],
 )
 def test_profile_refuses_bad_flags_by_name(tmp_path, args, message):

@@ -1,5 +1,9 @@
 """Timing one module on one runtime: PyTorch eager (CPU or CUDA) or ONNX Runtime (CPU), batch 1 by default.
 
+On an NVIDIA GPU a module runs either eagerly (``cuda``: Python launches each kernel, so at batch 1 the
+host sets the time) or captured once as a CUDA graph and replayed (``cuda-graph``: one launch for the
+whole module, so the time is the kernels', as with a deployed engine that removes launch cost).
+
 Practice follows once-for-all's and HW-NAS-Bench's latency tables: every measurement runs its own
 warm-up iterations first, then ``repeats`` timed calls, each timed on its own with a monotonic
 clock; a timing keeps the median, mean, standard deviation and minimum, and a profile names the one
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -92,7 +97,7 @@ def runtime_version(runtime: str) -> str:
     raise ValueError(f"unknown runtime {runtime!r}; choose from {list(RUNTIMES)}")
 
 
-ACCELERATORS = ("cuda",)
+ACCELERATORS = ("cuda", "cuda-graph")
 
 
 def check_accelerator(accelerator: str | None, runtime: str = "torch") -> None:
@@ -105,13 +110,13 @@ def check_accelerator(accelerator: str | None, runtime: str = "torch") -> None:
         raise ValueError(f"accelerator {accelerator!r} is measured with runtime 'torch' only, not {runtime!r}")
     if not torch.cuda.is_available():
         raise ValueError(
-            f"accelerator 'cuda' is not available here: torch {torch.__version__} sees no CUDA GPU"
+            f"accelerator {accelerator!r} is not available here: torch {torch.__version__} sees no CUDA GPU"
         )
 
 
 def accelerator_name(accelerator: str | None) -> str | None:
     """The GPU's name as the driver reports it (None on the CPU)."""
-    return torch.cuda.get_device_name(0) if accelerator == "cuda" else None
+    return torch.cuda.get_device_name(0) if accelerator in ACCELERATORS else None
 
 
 def set_threads(threads: int) -> None:
@@ -139,14 +144,16 @@ class Runner:
         """A zero-argument callable that runs ``module`` once on a fixed random input of ``shape``.
 
         On CUDA the call waits for the GPU to finish, so a timing covers the kernels, not only their
-        launch.
+        launch; with ``cuda-graph`` the call replays the module captured once as a CUDA graph.
         """
         module = module.eval()
         example = torch.randn(self.batch_size, *shape, generator=torch.Generator().manual_seed(0))
         if self.runtime == "torch":
-            on_gpu = self.accelerator == "cuda"
+            on_gpu = self.accelerator in ACCELERATORS
             if on_gpu:
                 module, example = module.to("cuda"), example.to("cuda")
+            if self.accelerator == "cuda-graph":
+                return _graph_call(module, example)
 
             def call() -> object:
                 with torch.inference_mode():
@@ -169,6 +176,33 @@ class Runner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _graph_call(module: nn.Module, example: torch.Tensor) -> Callable[[], object]:
+    """A call that replays ``module`` on ``example``, captured as one CUDA graph, and waits for it.
+
+    The module runs a few times on a side stream first (as capture requires), so lazy initialisation
+    and library handles are done before capture. A module that launches no kernel (an identity)
+    gives an empty graph: its call then times the launch and the wait alone, the fixed cost.
+    """
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), torch.no_grad():
+        for _ in range(3):
+            module(example)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*CUDA Graph is empty.*")
+        with torch.cuda.graph(graph), torch.no_grad():
+            out = module(example)
+    torch.cuda.synchronize()
+
+    def call() -> object:
+        graph.replay()
+        torch.cuda.synchronize()
+        return out
+    return call
 
 
 def _onnxruntime():

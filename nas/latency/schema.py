@@ -85,7 +85,8 @@ class DeviceInfo(BaseModel):
     threads: StrictInt = Field(ge=1)
     batch_size: StrictInt = Field(ge=1)
     precision: Literal["fp32", "fp16", "bf16", "int8"]
-    accelerator: Optional[Literal["cuda"]] = None  # where the blocks ran; absent: the CPU
+    # where the blocks ran; absent: the CPU. cuda: eager on an NVIDIA GPU; cuda-graph: replayed CUDA graphs
+    accelerator: Optional[Literal["cuda", "cuda-graph"]] = None
 
 
 class MeasurementInfo(BaseModel):

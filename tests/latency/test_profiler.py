@@ -160,13 +160,17 @@ def test_bad_settings_are_refused_by_name():
         profile_space("nasbench201", "x", resolutions=[64])
     with pytest.raises(ValueError, match="threads must be at least 1"):
         profile_space("nasbench201", "x", threads=0)
-    with pytest.raises(ValueError, match="unknown accelerator 'tpu'; choose from \\['cuda'\\]"):
+    with pytest.raises(ValueError, match="unknown accelerator 'tpu'; choose from \\['cuda', 'cuda-graph'\\]"):
         profile_space("nasbench201", "x", accelerator="tpu")
     with pytest.raises(ValueError, match="accelerator 'cuda' is measured with runtime 'torch' only"):
         profile_space("nasbench201", "x", runtime="onnxruntime", accelerator="cuda")
+    with pytest.raises(ValueError, match="accelerator 'cuda-graph' is measured with runtime 'torch' only"):
+        profile_space("nasbench201", "x", runtime="onnxruntime", accelerator="cuda-graph")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
 def test_cuda_without_a_gpu_is_refused_before_anything_is_timed():
     with pytest.raises(ValueError, match="accelerator 'cuda' is not available here: torch .* sees no CUDA GPU"):
         profile_space("nasbench201", "x", accelerator="cuda")
+    with pytest.raises(ValueError, match="accelerator 'cuda-graph' is not available here: torch .* sees no CUDA GPU"):
+        profile_space("nasbench201", "x", accelerator="cuda-graph")

@@ -143,8 +143,9 @@ def test_kind_scales_round_trip_and_must_cover_exactly_the_spaces_kinds(document
 
 
 def test_the_accelerator_is_cuda_or_absent(document):
-    document["device"]["accelerator"] = "cuda"
-    assert validate_profile(document).device.accelerator == "cuda"
+    for accelerator in ("cuda", "cuda-graph"):
+        document["device"]["accelerator"] = accelerator
+        assert validate_profile(document).device.accelerator == accelerator
     document["device"]["accelerator"] = "tpu"
     assert any(p.startswith("device.accelerator:") for p in problems_of(document))
     del document["device"]["accelerator"]
