@@ -10,9 +10,13 @@ random networks (PyTorch eager, 1 thread, batch 1, the minimum of ``--calls`` ca
 - the spread of that factor over the run (min, 5th, 50th, 95th percentile, max);
 - the ceiling for a static table: over every pair of ticks (a "profile" moment, then a later "use"
   moment), the share of the networks timed at the later tick that are within +-10% of what they were
-  at the earlier one. A perfect table measured at the first moment can do no better at the second.
+  at the earlier one. A perfect table measured at the first moment can do no better at the second;
+- what moves with it: each tick also times two probes, a memory-bound one (copying a 64 MiB array,
+  far larger than the caches) and a compute-bound one (a 256x256 matrix product that stays in cache),
+  and the bench prints how each space's speed factor correlates with each probe's. Other tenants of
+  a cloud host share its memory bandwidth and last-level cache, not this VM's cores.
 
-    .venv/bin/python bench/machine_drift.py [--minutes 20] [--interval 30] [--spaces nasbench201,mobilenetv3]
+    .venv/bin/python bench/machine_drift.py [--minutes 20] [--interval 30] [--spaces nasbench201,mobilenetv3,metaformer]
 
 Run it on a quiet machine (anything else running shows up as drift); it writes
 bench/results/machine_drift.json.
@@ -27,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,11 +52,31 @@ def steal_ticks() -> int | None:
         return None
 
 
+def probe_ms(calls: int = 20) -> dict[str, float]:
+    """The minimum time of a memory-bound and of a compute-bound probe, in ms."""
+    src, dst = np.ones(16 * 2**20, np.float32), np.empty(16 * 2**20, np.float32)
+    a = torch.randn(256, 256)
+
+    def best(call) -> float:
+        call()
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter_ns()
+            call()
+            times.append((time.perf_counter_ns() - start) / 1e6)
+        return min(times)
+    return {"memory": best(lambda: np.copyto(dst, src)), "compute": best(lambda: a @ a)}
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    return None if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0 else float(np.corrcoef(x, y)[0, 1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=30.0, help="seconds from one tick's start to the next")
-    parser.add_argument("--spaces", default="nasbench201,mobilenetv3")
+    parser.add_argument("--spaces", default="nasbench201,mobilenetv3,metaformer")
     parser.add_argument("--n", type=int, default=6, help="networks per space")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per network per tick (minimum kept)")
     parser.add_argument("--seed", type=int, default=7)
@@ -75,7 +100,7 @@ def main() -> None:
             times += list(measure_networks(runner, space, archs, classes, 3, args.calls, 1, 5.0, "min"))
         after = steal_ticks()
         ticks.append({
-            "t_s": round(tick_start - started, 1), "ms": times,
+            "t_s": round(tick_start - started, 1), "ms": times, "probes": probe_ms(),
             "steal_ticks": None if steal is None or after is None else after - steal,
         })
         first = np.array(ticks[0]["ms"])
@@ -84,7 +109,18 @@ def main() -> None:
         time.sleep(max(0.0, args.interval - (time.time() - tick_start)))
 
     ms = np.array([t["ms"] for t in ticks])  # ticks x networks
-    speed = np.median(ms / np.median(ms, axis=0), axis=1)
+    relative = ms / np.median(ms, axis=0)
+    speed = np.median(relative, axis=1)
+    probes = {k: np.array([t["probes"][k] for t in ticks]) for k in ("memory", "compute")}
+    probe_speed = {k: v / np.median(v) for k, v in probes.items()}
+    per_space, start = {}, 0
+    for name, _, archs in sets:
+        factor = np.median(relative[:, start:start + len(archs)], axis=1)
+        start += len(archs)
+        per_space[name] = {
+            "speed_min": float(factor.min()), "speed_max": float(factor.max()),
+            **{f"corr_{k}": correlation(factor, v) for k, v in probe_speed.items()},
+        }
     pairs = [(i, j) for i in range(len(ms)) for j in range(i + 1, len(ms))]
     within = [float((np.abs(ms[j] / ms[i] - 1.0) <= 0.10).mean()) for i, j in pairs]
     summary = {
@@ -96,7 +132,11 @@ def main() -> None:
         "speed_within_10pct_of_median": float((np.abs(speed - 1.0) <= 0.10).mean()),
         "static_ceiling_within_10pct": float(np.mean(within)) if within else None,
         "static_ceiling_worst_pair": float(np.min(within)) if within else None,
-        "series": [{"t_s": t["t_s"], "speed": float(s), "steal_ticks": t["steal_ticks"]} for t, s in zip(ticks, speed)],
+        "per_space": per_space,
+        "probes": {k: {"median_ms": float(np.median(v)), "speed_min": float(probe_speed[k].min()),
+                       "speed_max": float(probe_speed[k].max())} for k, v in probes.items()},
+        "series": [{"t_s": t["t_s"], "speed": float(s), "steal_ticks": t["steal_ticks"], "probes": t["probes"],
+                    "ms": t["ms"]} for t, s in zip(ticks, speed)],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "machine_drift.json").write_text(json.dumps(summary, indent=1))
@@ -106,6 +146,12 @@ def main() -> None:
           f"max {s['max']:.3f}")
     print(f"ticks within +-5% of the usual speed: {100 * summary['speed_within_5pct_of_median']:.0f}%, "
           f"+-10%: {100 * summary['speed_within_10pct_of_median']:.0f}%")
+    for k, v in summary["probes"].items():
+        print(f"{k} probe: median {v['median_ms']:.3f} ms, speed factor {v['speed_min']:.3f}-{v['speed_max']:.3f}")
+    for name, row in per_space.items():
+        corr = "  ".join(f"corr with {k} probe {'-' if row['corr_' + k] is None else format(row['corr_' + k], '+.2f')}"
+                         for k in probes)
+        print(f"{name}: speed factor {row['speed_min']:.3f}-{row['speed_max']:.3f}  {corr}")
     if within:
         print(f"a perfect table measured at one tick predicts a later tick within +-10%: "
               f"{100 * summary['static_ceiling_within_10pct']:.1f}% of networks on average over "
