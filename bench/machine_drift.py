@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import searchspaces  # noqa: E402
-from nas.latency.measure import Runner  # noqa: E402
+from nas.latency.measure import Runner, sample_calls  # noqa: E402
 from nas.latency.profiler import measure_networks, sample_networks  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -56,16 +56,10 @@ def probe_ms(calls: int = 20) -> dict[str, float]:
     """The minimum time of a memory-bound and of a compute-bound probe, in ms."""
     src, dst = np.ones(16 * 2**20, np.float32), np.empty(16 * 2**20, np.float32)
     a = torch.randn(256, 256)
-
-    def best(call) -> float:
-        call()
-        times = []
-        for _ in range(calls):
-            start = time.perf_counter_ns()
-            call()
-            times.append((time.perf_counter_ns() - start) / 1e6)
-        return min(times)
-    return {"memory": best(lambda: np.copyto(dst, src)), "compute": best(lambda: a @ a)}
+    return {
+        "memory": min(sample_calls(lambda: np.copyto(dst, src), 1, calls)),
+        "compute": min(sample_calls(lambda: a @ a, 1, calls)),
+    }
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> float | None:

@@ -15,8 +15,9 @@ The procedure (``nas profile`` runs it; it needs nothing but this package and th
    (``choose_calibration``).
 
 The statistic defaults to the minimum over repeats. On a shared cloud VM the median of one network
-drifts by +-15% from one minute to the next (other tenants), while the minimum stays within a few
-percent: the minimum measures the architecture, the median measures the neighbours. On a dedicated
+drifts by +-15% from one minute to the next (other tenants), while the minimum moves far less: the
+minimum measures the architecture, the median the neighbours. Even the minimum follows the host's
+shared memory bandwidth over minutes (``bench/machine_drift.py``), which no table can foresee. On a dedicated
 device, ``--statistic p50`` is the common choice (nn-Meter, HW-NAS-Bench).
 """
 

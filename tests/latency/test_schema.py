@@ -9,6 +9,7 @@ import pytest
 
 import searchspaces
 from nas.latency import ProfileError, load_profile, validate_profile
+from nas.latency.measure import ACCELERATORS
 
 
 def problems_of(data) -> list[str]:
@@ -143,7 +144,7 @@ def test_kind_scales_round_trip_and_must_cover_exactly_the_spaces_kinds(document
 
 
 def test_the_accelerator_is_cuda_or_absent(document):
-    for accelerator in ("cuda", "cuda-graph"):
+    for accelerator in ACCELERATORS:  # every accelerator the profiler can time on is admitted
         document["device"]["accelerator"] = accelerator
         assert validate_profile(document).device.accelerator == accelerator
     document["device"]["accelerator"] = "tpu"
