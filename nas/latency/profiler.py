@@ -255,6 +255,7 @@ def profile_space(
             "warmup": warmup, "repeats": repeats, "rounds": rounds, "statistic": statistic,
             "unit": "ms", "measured_at": measured_at.isoformat(),
             "tool": f"hwnas {__version__} nas profile (nas.latency.profiler)",
+            **({"allocator": runner.allocator} if runner.allocator else {}),
         },
         "search_space": space.name, "resolutions": list(resolutions), "num_classes": classes,
         "entries": entries, "overhead_ms": round(overhead, 4),

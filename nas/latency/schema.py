@@ -99,6 +99,8 @@ class MeasurementInfo(BaseModel):
     measured_at: DateTime
     tool: Text = Field(min_length=1, max_length=200)
     duration_s: Optional[StrictFloat] = Field(default=None, ge=0)  # how long profiling took, all stages
+    # how the C heap was set while timing (measure.steady_allocator); absent: not pinned, or not recorded
+    allocator: Optional[Text] = Field(default=None, max_length=200)
 
 
 class Entry(BaseModel):

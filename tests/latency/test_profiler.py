@@ -38,6 +38,7 @@ def test_the_profile_covers_the_space_and_passes_its_own_checks(measured):
     assert set(profile.entries) == space.all_blocks()
     assert validate_profile(profile.to_json()) == profile
     assert profile.device.threads == 1 and profile.measurement.statistic == "min"
+    assert profile.measurement.allocator == Runner("torch").allocator  # recorded as the timings ran
     assert all(e.count == 12 and e.min <= e.p50 for e in profile.entries.values())
     assert profile.calibration.fit_on == 6 and profile.validation.n == 4
     fitted = {p.arch for p in profile.calibration.networks}
