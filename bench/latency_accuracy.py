@@ -11,6 +11,10 @@ a second time, compared with the first measurement, which no predictor can beat;
 much faster or slower this machine runs the profile's own calibration networks now than when it was
 profiled, with the table's figures once that one factor is taken out.
 
+Each space and runtime is evaluated in a fresh process, as the profiler measures each space in its
+own: timing one space's networks leaves the process slower for the next (measured here: the same ten
+shufflenetv2 networks ran 4-10% slower after 120 networks of other spaces than in a fresh process).
+
     .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
         [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE]
 
@@ -24,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +119,12 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, 
     }
 
 
+def evaluate_fresh(*args) -> dict:
+    """``evaluate`` in a process of its own, so what an earlier space left behind cannot slow this one."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(evaluate, *args).result()
+
+
 def pct(x):
     return "   -" if x is None else f"{100 * x:5.1f}"
 
@@ -139,7 +151,7 @@ def main() -> None:
           f"{'drift':>5} {'corr: <=10%':>11} {'MAPE':>6} | {'ms':>7} {'profiling':>9}")
     for space_name in args.spaces.split(","):
         for runtime in args.runtimes.split(","):
-            row = evaluate(space_name, runtime, args.n, args.seed, args.reprofile, args.profiles)
+            row = evaluate_fresh(space_name, runtime, args.n, args.seed, args.reprofile, args.profiles)
             rows.append(row)
             t, f, r, d = row["table"], row["flops"], row["noise_floor"], row["table_drift_corrected"]
             prof = "?" if row["profiling_s"] is None else f"{row['profiling_s']:.0f} s"
