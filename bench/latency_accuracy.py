@@ -13,7 +13,7 @@ profiled, with the table's figures once that one factor is taken out.
 
 Each space and runtime is evaluated in a fresh process, as the profiler measures each space in its
 own: timing one space's networks leaves the process slower for the next (measured here: the same ten
-shufflenetv2 networks ran 4-10% slower after 120 networks of other spaces than in a fresh process).
+shufflenetv2 networks ran 5-10% slower after 120 networks of other spaces than in a fresh process).
 
     .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
         [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE]

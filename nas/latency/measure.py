@@ -136,12 +136,13 @@ def steady_allocator() -> str | None:
     By default glibc serves a large block with its own ``mmap`` and returns it to the kernel when it
     is freed, and it hands the top of the heap back once more than a threshold is free; both
     thresholds then move with what the process has freed so far. So a network whose activations are
-    large enough faults in fresh zeroed pages on every call (measured here: 400-2,500 minor page
-    faults per MobileNetV3 call, 9% of its time), and whether it does depends on what the process ran
-    before it. Page faults cost kernel time and memory bandwidth, the one resource the host's other
-    tenants share with us. Fixed thresholds remove both effects; deployed PyTorch servers get the
-    same from jemalloc or tcmalloc. Returns what was set, recorded as ``measurement.allocator``, or
-    None where the C library is not glibc (the setting is process-wide, so it is made once).
+    large enough faults in fresh zeroed pages on every call (measured here with bench/allocator.py:
+    400-2,900 minor page faults per call for many MobileNetV3 and ShuffleNetV2 networks, and such a
+    network up to 37% slower), and whether it does depends on what the process ran before it. Page
+    faults cost kernel time and memory bandwidth, the one resource the host's other tenants share
+    with us. Fixed thresholds remove both effects. Returns what was set, recorded as
+    ``measurement.allocator``, or None where the C library is not glibc (the setting is
+    process-wide, so it is made once).
     """
     if not _pinned:
         _pinned.append(_pin_glibc())
