@@ -1,15 +1,17 @@
 """How well the latency tables predict whole networks, against a FLOPs baseline, per space and runtime.
 
 For each space and runtime, the profile (the shipped one for PyTorch eager; for ONNX Runtime one is
-measured here, and the time that takes is printed) predicts ``--n`` random candidates that neither
-its calibration nor its validation used; each candidate is then measured end to end on this machine
-with the profile's own settings (runtime, threads, statistic, repeats). Printed per space and runtime:
-the share predicted within +-10% of measured, the mean absolute percentage error (MAPE), Spearman's rho
-and the worst error; the same for FLOPs times one constant (fitted on the profile's calibration
-networks), the estimate a user would otherwise make; the noise floor: the same candidates measured
-a second time, compared with the first measurement, which no predictor can beat; and the drift: how
-much faster or slower this machine runs the profile's own calibration networks now than when it was
-profiled, with the table's figures once that one factor is taken out.
+measured here, and the time that takes is printed; for a profile merged from sessions, the time of
+one session) predicts ``--n`` random candidates that neither its calibration nor its validation
+used; each candidate is then measured end to end on this machine with the profile's own settings
+(runtime, threads, statistic, repeats). Printed per space and runtime: the share predicted within
++-10% of measured, the mean absolute percentage error (MAPE), Spearman's rho and the worst error;
+the same for FLOPs times one constant (fitted on the profile's calibration networks), the estimate a
+user would otherwise make; the noise floor: the same candidates measured a second time, compared
+with the first measurement, which no predictor can beat; and the drift: how much faster or slower
+this machine runs the profile's own calibration networks now than when it was profiled (for a
+merged profile: than their median over its sessions), with the table's figures once that one
+factor is taken out.
 
 Each space and runtime is evaluated in a fresh process, as the profiler measures each space in its
 own: timing one space's networks leaves the process slower for the next (measured here: the same ten
@@ -48,23 +50,29 @@ from nas.latency.profiler import NETWORK_SECONDS, error_summary, measure_network
 RESULTS = ROOT / "bench" / "results"
 
 
+def session_seconds(profile) -> float | None:
+    """How long profiling the space once took, as recorded (a merged profile: per session, on average)."""
+    seconds, sessions = profile.measurement.duration_s, profile.measurement.sessions
+    return None if seconds is None else seconds / (len(sessions) if sessions else 1)
+
+
 def profile_for(
     space_name: str, runtime: str, reprofile: bool, profiles: Path | None = None
 ) -> tuple[object, float | None]:
-    """The profile to evaluate and the seconds its measurement took (as recorded in it)."""
+    """The profile to evaluate and the seconds one session of its measurement took."""
     if profiles is not None:  # profiles measured elsewhere, e.g. on a GPU: <dir>/<anything>__<space>.json
         found = sorted(profiles.glob(f"*__{space_name}.json"))
         if not found:
             raise SystemExit(f"--profiles: no *__{space_name}.json in {profiles}")
         profile = load_profile(found[0])
-        return profile, profile.measurement.duration_s
+        return profile, session_seconds(profile)
     if runtime == "torch" and not reprofile:
         profile = default_profile(space_name)
-        return profile, profile.measurement.duration_s
+        return profile, session_seconds(profile)
     path = RESULTS / f"profile_{runtime}__{space_name}.json"
     if path.exists() and not reprofile:
         profile = load_profile(path)
-        return profile, profile.measurement.duration_s
+        return profile, session_seconds(profile)
     started = time.perf_counter()
     profile = profile_space(space_name, f"bench-{runtime}", runtime=runtime, threads=1)
     seconds = time.perf_counter() - started

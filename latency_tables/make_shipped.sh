@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# Re-measure the shipped profiles of this machine class, one space after another, on a quiet machine.
+# The shipped profiles of this machine class are the median of sessions measured at different times
+# (this VM's speed moves by several percent within an hour; see latency_tables/README.md).
+#   latency_tables/make_shipped.sh session   # measure one session now, into sessions/<UTC time>/ (10 min)
+#   latency_tables/make_shipped.sh merge     # merge every session in sessions/ into the shipped files
+# Measure on a quiet machine: anything else running shows up in the timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for space in ${SPACES:-nasbench201 mobilenetv3 shufflenetv2 metaformer}; do
-  .venv/bin/nas profile --space "$space" --device-name x86-64-2core --runtime torch --threads 1 \
-    --out "latency_tables/x86-64-2core__${space}.json"
-done
+spaces=${SPACES:-nasbench201 mobilenetv3 shufflenetv2 metaformer}
+case "${1:-}" in
+  session)
+    dir="latency_tables/sessions/$(date -u +%Y%m%dT%H%MZ)"
+    mkdir -p "$dir"
+    for space in $spaces; do
+      .venv/bin/nas profile --space "$space" --device-name x86-64-2core --runtime torch --threads 1 \
+        --out "$dir/x86-64-2core__${space}.json"
+    done ;;
+  merge)
+    for space in $spaces; do
+      .venv/bin/nas merge-profiles latency_tables/sessions/*/"x86-64-2core__${space}.json" \
+        --out "latency_tables/x86-64-2core__${space}.json"
+    done ;;
+  *)
+    echo "usage: $0 session|merge" >&2
+    exit 2 ;;
+esac

@@ -218,6 +218,37 @@ def recalibrate(
             typer.echo(f"validation {name}: {_validation_line(check)}")
 
 
+@app.command("merge-profiles")
+def merge_profiles(
+    profile_files: Annotated[
+        list[Path], typer.Argument(help="Two or more profiles of one space on one device, measured at different "
+                                   "times with the same settings.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the merged profile (JSON).")],
+) -> None:
+    """Merge sessions of `nas profile` measured at different times into one profile of typical speed.
+
+    Every entry and every network's time is the median over the sessions; the calibration is fitted
+    again. For a device whose speed moves from hour to hour (a shared VM, a phone that throttles)."""
+    from nas.latency import ProfileError, load_profile
+    from nas.latency.profiler import merge_sessions, session_speeds
+
+    if out.parent and not out.parent.exists():
+        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    try:
+        sessions = [load_profile(path) for path in profile_files]
+        merged = merge_sessions(sessions, [str(path) for path in profile_files])
+    except (ValueError, ProfileError) as error:
+        _fail(str(error))
+    out.write_text(merged.to_json())
+    typer.echo(f"wrote {out}: {len(sessions)} sessions, {_calibration_line(merged)}")
+    for path, session, speed in zip(profile_files, sessions, session_speeds(sessions, merged)):
+        pace = "" if speed is None else f": its networks took {speed:.3f}x the merged times"
+        typer.echo(f"  {session.measurement.measured_at.isoformat()} {path}{pace}")
+    if merged.validation.n:
+        typer.echo(f"validation on {_validation_line(merged.validation)}")
+
+
 def _calibration_line(profile) -> str:
     calibration = profile.calibration
     kinds = f", {len(calibration.kind_scales)} kind scales" if calibration.kind_scales else ""

@@ -125,6 +125,39 @@ def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
     assert result.returncode == 2 and "--out: folder '/no/such/dir' does not exist" in result.stderr
 
 
+def test_merge_profiles_writes_the_median_session_and_names_a_mismatch(tmp_path):
+    sessions = Path(__file__).resolve().parents[1] / "latency_tables" / "sessions"
+    shipped = sorted(sessions.glob("*/x86-64-2core__nasbench201.json"))[0]  # one session of a shipped table
+    document = json.loads(shipped.read_text())
+    document["measurement"]["measured_at"] = "2026-11-23T09:00:00Z"
+    for part in ("calibration", "validation"):
+        for point in document[part]["networks"]:
+            point["measured_ms"] *= 1.10
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps(document))
+    out = tmp_path / "merged.json"
+    result = run_nas("merge-profiles", str(shipped), str(later), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: 2 sessions, calibration a=" in result.stdout
+    assert f"2026-11-23T09:00:00+00:00 {later}: its networks took 1.048x the merged times" in result.stdout
+    assert "validation on 30 other networks:" in result.stdout
+    from nas.latency import load_profile
+
+    assert len(load_profile(out).measurement.sessions) == 2
+    out.unlink()
+    merged = Path(__file__).resolve().parents[1] / "latency_tables" / "x86-64-2core__nasbench201.json"
+    document["device"]["batch_size"] = 4
+    later.write_text(json.dumps(document))
+    for args, message in [
+        ([str(shipped)], "need at least 2 sessions to merge, got 1"),
+        ([str(shipped), str(later)], f"device.batch_size: 4 in {later}, 1 in {shipped}"),
+        ([str(shipped), str(tmp_path / "none.json")], "cannot read the file"),
+        ([str(shipped), str(merged)], f"{merged}: already merged from "),
+    ]:
+        result = run_nas("merge-profiles", *args, "--out", str(out))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        assert not out.exists()
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -17,8 +17,10 @@ The procedure (``nas profile`` runs it; it needs nothing but this package and th
 The statistic defaults to the minimum over repeats. On a shared cloud VM the median of one network
 drifts by +-15% from one minute to the next (other tenants), while the minimum moves far less: the
 minimum measures the architecture, the median the neighbours. Even the minimum follows the host's
-shared memory bandwidth over minutes (``bench/machine_drift.py``), which no table can foresee. On a dedicated
-device, ``--statistic p50`` is the common choice (nn-Meter, HW-NAS-Bench).
+shared memory bandwidth over minutes (``bench/machine_drift.py``), which no table can foresee; a
+table merged from sessions measured at different times (``merge_sessions``, ``nas merge-profiles``)
+describes the typical speed instead of one moment's. On a dedicated device, ``--statistic p50`` is
+the common choice (nn-Meter, HW-NAS-Bench).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import searchspaces
 from nas import __version__
 from nas.latency.measure import Runner, Timing, accelerator_name, runtime_version, sample_calls, time_calls
 from nas.latency.predict import kind_sums
-from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, validate_profile
+from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, ProfileError, validate_profile
 from nas.stats import spearman
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -333,3 +335,101 @@ def recalibrate(profile: Profile) -> Profile:
         profile, [p.arch for p in fit], np.array([p.measured_ms for p in fit]),
         [p.arch for p in check], np.array([p.measured_ms for p in check]),
     )
+
+
+# Fields every merged session must share: the same device, settings and networks, measured again.
+_SAME = (
+    ("device", lambda p: p.device.model_dump(exclude_none=True)),
+    ("measurement.warmup", lambda p: p.measurement.warmup),
+    ("measurement.repeats", lambda p: p.measurement.repeats),
+    ("measurement.rounds", lambda p: p.measurement.rounds),
+    ("measurement.statistic", lambda p: p.measurement.statistic),
+    ("measurement.allocator", lambda p: p.measurement.allocator),
+    ("search_space", lambda p: p.search_space),
+    ("resolutions", lambda p: p.resolutions),
+    ("num_classes", lambda p: p.num_classes),
+    ("calibration.networks", lambda p: [n.arch for n in p.calibration.networks]),
+    ("validation.networks", lambda p: [n.arch for n in p.validation.networks]),
+)
+
+
+def merge_sessions(profiles: Sequence[Profile], names: Sequence[str] | None = None) -> Profile:
+    """One profile from several sessions of ``nas profile`` on the same device, measured at different times.
+
+    A shared or throttling device runs the same network faster or slower from one hour to the next
+    (this VM: 3-10% within the hour, ``bench/machine_drift.py``), so one session's table is that
+    moment's speed. Merged, every entry, the overhead and every network's measured time are the
+    median over the sessions, and the calibration is fitted again on those medians: the table
+    describes the device's typical speed. The sessions must share the device, the settings and the
+    networks (same ``--seed``, ``--calibration`` and ``--validation``); ``ProfileError`` lists every
+    difference, naming the field and the session. ``names`` label the sessions in messages.
+    """
+    names = list(names) if names is not None else [f"session {i + 1}" for i in range(len(profiles))]
+    if len(profiles) < 2:
+        raise ProfileError([f"need at least 2 sessions to merge, got {len(profiles)}"], "merge")
+    first, problems = profiles[0], []
+    for name, profile in zip(names, profiles):
+        if profile.measurement.sessions:
+            problems.append(f"{name}: already merged from {len(profile.measurement.sessions)} sessions; "
+                            "merge the sessions' own files instead")
+    for field, value in _SAME:
+        for name, profile in zip(names[1:], profiles[1:]):
+            problems += _differences(field, value(first), value(profile), names[0], name)
+    if any(p.entries.keys() != first.entries.keys() for p in profiles[1:]):
+        problems.append("entries: the sessions do not time the same block keys")
+    if problems:
+        raise ProfileError(problems, "merge")
+
+    def median(values: Sequence[float]) -> float:
+        return float(np.median(np.asarray(values, float)))
+
+    entries = {}
+    for key in first.entries:
+        rows = [p.entries[key] for p in profiles]
+        entries[key] = {
+            "p50": round(median([r.p50 for r in rows]), 4), "mean": round(median([r.mean for r in rows]), 4),
+            "std": round(median([r.std for r in rows]), 4), "count": sum(r.count for r in rows),
+            **({} if any(r.min is None for r in rows) else {"min": round(median([r.min for r in rows]), 4)}),
+        }
+    sessions = sorted(p.measurement.measured_at for p in profiles)
+    durations = [p.measurement.duration_s for p in profiles]
+    document = json.loads(first.to_json())
+    document["entries"] = entries
+    document["overhead_ms"] = round(median([p.overhead_ms for p in profiles]), 4)
+    document["measurement"].update(
+        measured_at=sessions[-1].isoformat(), sessions=[s.isoformat() for s in sessions],
+        tool=f"hwnas {__version__} nas merge-profiles (median of {len(profiles)} sessions of nas profile)",
+    )
+    document["measurement"].pop("duration_s", None)
+    if None not in durations:
+        document["measurement"]["duration_s"] = round(sum(durations), 1)
+
+    def measured(part: str) -> tuple[list[str], np.ndarray]:
+        points = [getattr(p, part).networks for p in profiles]
+        return [n.arch for n in points[0]], np.median([[n.measured_ms for n in ps] for ps in points], axis=0)
+
+    return calibrated(validate_profile(document), *measured("calibration"), *measured("validation"))
+
+
+def _differences(field: str, want: Any, got: Any, first: str, name: str) -> list[str]:
+    if want == got:
+        return []
+    if isinstance(want, dict) and isinstance(got, dict):
+        return [problem for key in sorted(want.keys() | got.keys())
+                for problem in _differences(f"{field}.{key}", want.get(key), got.get(key), first, name)]
+    if field.endswith(".networks"):
+        return [f"{field}: {name} timed other networks than {first} "
+                "(profile every session with the same --seed, --calibration and --validation)"]
+    return [f"{field}: {got!r:.60} in {name}, {want!r:.60} in {first}"]
+
+
+def session_speeds(profiles: Sequence[Profile], merged: Profile) -> list[float | None]:
+    """Per session: the median over its networks of (its time / the merged time); 1.05 is 5% slower.
+    None for a session whose profile recorded no networks."""
+    def times(profile: Profile) -> np.ndarray:
+        return np.array([n.measured_ms for n in profile.calibration.networks + profile.validation.networks])
+
+    typical = times(merged)
+    if not len(typical) or not np.all(typical > 0):
+        return [None] * len(profiles)
+    return [float(np.median(times(p) / typical)) for p in profiles]

@@ -101,6 +101,9 @@ class MeasurementInfo(BaseModel):
     duration_s: Optional[StrictFloat] = Field(default=None, ge=0)  # how long profiling took, all stages
     # how the C heap was set while timing (measure.steady_allocator); absent: not pinned, or not recorded
     allocator: Optional[Text] = Field(default=None, max_length=200)
+    # a profile merged from sessions measured at different times (``nas merge-profiles``): when each
+    # was measured; absent: one session, at ``measured_at``
+    sessions: Optional[list[DateTime]] = Field(default=None, min_length=2, max_length=100)
 
 
 class Entry(BaseModel):

@@ -9,16 +9,18 @@ import pytest
 import torch
 
 import searchspaces
-from nas.latency import block_sums, predict, predict_many, validate_profile
+from nas.latency import ProfileError, block_sums, predict, predict_many, validate_profile
 from nas.latency.measure import Runner, time_calls
 from nas.latency.profiler import (
     choose_calibration,
     error_summary,
     fit_calibration,
     fit_kind_scales,
+    merge_sessions,
     profile_space,
     recalibrate,
     sample_networks,
+    session_speeds,
 )
 
 
@@ -175,3 +177,67 @@ def test_cuda_without_a_gpu_is_refused_before_anything_is_timed():
         profile_space("nasbench201", "x", accelerator="cuda")
     with pytest.raises(ValueError, match="accelerator 'cuda-graph' is not available here: torch .* sees no CUDA GPU"):
         profile_space("nasbench201", "x", accelerator="cuda-graph")
+
+
+def another_session(profile, speed: float, hour: int, **changes):
+    """``profile`` as if measured again at ``hour``:00 with the machine ``speed`` times slower."""
+    document = json.loads(profile.to_json())
+    for entry in document["entries"].values():
+        for stat in ("p50", "mean", "min"):
+            entry[stat] = round(entry[stat] * speed, 4)
+    for part in ("calibration", "validation"):
+        for point in document[part]["networks"]:
+            point["measured_ms"] *= speed
+    document["overhead_ms"] = round(document["overhead_ms"] * speed, 4)
+    document["measurement"]["measured_at"] = f"2026-11-23T{hour:02d}:00:00+00:00"
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = document
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return validate_profile(document)
+
+
+def test_merged_sessions_take_the_median_and_refit(measured):
+    profile, _ = measured
+    sessions = [another_session(profile, 1.10, 9), another_session(profile, 1.0, 8), another_session(profile, 0.95, 11)]
+    merged = merge_sessions(sessions)
+    # the median, not the mean (which would be 1.017 times the middle session)
+    for key, entry in merged.entries.items():
+        assert entry.min == pytest.approx(profile.entries[key].min, abs=2e-4)
+        assert entry.count == 3 * profile.entries[key].count
+    assert [p.measured_ms for p in merged.validation.networks] == pytest.approx(
+        [p.measured_ms for p in profile.validation.networks])
+    assert merged.overhead_ms == pytest.approx(profile.overhead_ms, abs=2e-4)
+    assert [s.hour for s in merged.measurement.sessions] == [8, 9, 11]
+    assert merged.measurement.measured_at.hour == 11
+    assert "median of 3 sessions" in merged.measurement.tool
+    # calibrated again on the medians: the figures a single session at the middle speed would have
+    refit = recalibrate(sessions[1])
+    assert merged.calibration.a == pytest.approx(refit.calibration.a, rel=1e-3)
+    assert merged.validation.mape == pytest.approx(refit.validation.mape, abs=1e-3)
+    assert session_speeds(sessions, merged) == pytest.approx([1.10, 1.0, 0.95], abs=1e-3)
+    assert validate_profile(merged.to_json()).measurement.sessions == merged.measurement.sessions
+
+
+def test_sessions_that_differ_are_refused_naming_each_field(measured):
+    profile, _ = measured
+    with pytest.raises(ProfileError, match="need at least 2 sessions"):
+        merge_sessions([profile])
+    other = another_session(profile, 1.0, 9, device__threads=2, measurement__repeats=30)
+    others = sample_networks(searchspaces.get("nasbench201"), 4, profile.resolutions, seed=99)
+    moved = json.loads(profile.to_json())
+    for point, arch in zip(moved["validation"]["networks"], others):
+        point["arch"] = searchspaces.get("nasbench201").encode(arch)
+    with pytest.raises(ProfileError) as error:
+        merge_sessions([profile, other, validate_profile(moved)], ["a.json", "b.json", "c.json"])
+    assert error.value.problems == [
+        "device.threads: 2 in b.json, 1 in a.json",
+        "measurement.repeats: 30 in b.json, 12 in a.json",
+        "validation.networks: c.json timed other networks than a.json "
+        "(profile every session with the same --seed, --calibration and --validation)",
+    ]
+    merged = merge_sessions([profile, another_session(profile, 1.1, 9)])
+    with pytest.raises(ProfileError, match="b.json: already merged from 2 sessions"):
+        merge_sessions([profile, merged], ["a.json", "b.json"])

@@ -151,3 +151,12 @@ def test_the_accelerator_is_cuda_or_absent(document):
     assert any(p.startswith("device.accelerator:") for p in problems_of(document))
     del document["device"]["accelerator"]
     assert validate_profile(document).device.accelerator is None
+
+
+def test_sessions_of_a_merged_profile_are_dates_two_or_more(document):
+    document["measurement"]["sessions"] = ["2026-11-23T08:00:00Z", "2026-11-23T10:00:00Z"]
+    assert len(validate_profile(document).measurement.sessions) == 2
+    document["measurement"]["sessions"] = ["2026-11-23T08:00:00Z"]
+    assert any(p.startswith("measurement.sessions:") for p in problems_of(document))
+    document["measurement"]["sessions"] = ["2026-11-23T08:00:00Z", "yesterday"]
+    assert any(p.startswith("measurement.sessions.1:") for p in problems_of(document))

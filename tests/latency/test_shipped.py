@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 import searchspaces
-from nas.latency import DEFAULT_DEVICE, default_profile, predict_many, read_shipped, shipped_files
+from nas.latency import DEFAULT_DEVICE, default_profile, load_profile, predict_many, read_shipped, shipped_files
+from nas.latency.profiler import merge_sessions
 
 
 @pytest.mark.parametrize("name", searchspaces.names())
@@ -33,3 +35,18 @@ def test_unknown_shipped_profiles_are_named():
         read_shipped("pi4", "metaformer")
     with pytest.raises(KeyError, match="resnet"):
         default_profile("resnet")
+
+
+@pytest.mark.parametrize("name", searchspaces.names())
+def test_the_shipped_profile_is_the_merge_of_its_sessions(name):
+    """latency_tables/sessions/ holds what the shipped file was merged from; merging again gives it."""
+    folder = Path(__file__).resolve().parents[2] / "latency_tables" / "sessions"
+    files = sorted(folder.glob(f"*/{DEFAULT_DEVICE}__{name}.json"))
+    sessions = [load_profile(path) for path in files]
+    shipped = default_profile(name)
+    assert len(sessions) >= 3
+    assert shipped.measurement.sessions == sorted(s.measurement.measured_at for s in sessions)
+    again = merge_sessions(sessions)
+    assert again.entries == shipped.entries and again.overhead_ms == shipped.overhead_ms
+    assert again.calibration.a == pytest.approx(shipped.calibration.a)
+    assert again.validation.within_10pct == shipped.validation.within_10pct
