@@ -357,8 +357,8 @@ def merge_sessions(profiles: Sequence[Profile], names: Sequence[str] | None = No
     """One profile from several sessions of ``nas profile`` on the same device, measured at different times.
 
     A shared or throttling device runs the same network faster or slower from one hour to the next
-    (this VM: 3-10% within the hour, ``bench/machine_drift.py``), so one session's table is that
-    moment's speed. Merged, every entry, the overhead and every network's measured time are the
+    (this VM: sessions of one morning 5% apart, slow spells of 10% within the hour,
+    ``bench/machine_drift.py``), so one session's table is that moment's speed. Merged, every entry, the overhead and every network's measured time are the
     median over the sessions, and the calibration is fitted again on those medians: the table
     describes the device's typical speed. The sessions must share the device, the settings and the
     networks (same ``--seed``, ``--calibration`` and ``--validation``); ``ProfileError`` lists every
