@@ -111,6 +111,12 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _check_out(out: Path | None) -> None:
+    """Refuse an --out whose folder does not exist before any work is done."""
+    if out is not None and out.parent and not out.parent.exists():
+        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+
+
 @app.command()
 def profile(
     space: Annotated[str, typer.Option(help="Search space to profile (see `nas spaces`).")],
@@ -158,8 +164,7 @@ def profile(
         _fail(f"--accelerator: {error}")
     if not re.match(DEVICE_NAME_PATTERN, device_name):
         _fail(f"--device-name: {device_name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-    if out.parent and not out.parent.exists():
-        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     started = time.perf_counter()
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, transient=False) as bar:
@@ -201,8 +206,7 @@ def recalibrate(
     from nas.latency import ProfileError, load_profile
     from nas.latency.profiler import recalibrate as refit
 
-    if out.parent and not out.parent.exists():
-        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     try:
         before = load_profile(profile_file)
         after = refit(before)
@@ -233,8 +237,7 @@ def merge_profiles(
     from nas.latency import ProfileError, load_profile
     from nas.latency.profiler import merge_sessions, session_speeds
 
-    if out.parent and not out.parent.exists():
-        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     try:
         sessions = [load_profile(path) for path in profile_files]
         merged = merge_sessions(sessions, [str(path) for path in profile_files])
@@ -347,8 +350,7 @@ def search(
     except ValueError as error:
         _fail(_flag_message(str(error), "--ensemble" if ensemble else "--proxy"))
     proxy_config, proxies = config.proxy, config.proxy.proxies
-    if out is not None and not out.parent.exists():
-        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    _check_out(out)
 
     store = _store()
     device_name = search_request.device
@@ -479,8 +481,7 @@ def export(
     if candidate is None and (space is None or arch is None):
         missing, given = ("--space", "--arch") if space is None else ("--arch", "--space")
         _fail(f"{missing}: required with {given}")
-    if out.parent and not out.parent.exists():
-        _fail(f"--out: folder {str(out.parent)!r} does not exist")
+    _check_out(out)
     if candidate is not None:
         store = _store()
         try:

@@ -157,6 +157,8 @@ def test_merge_profiles_writes_the_median_session_and_names_a_mismatch(tmp_path)
         result = run_nas("merge-profiles", *args, "--out", str(out))
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
         assert not out.exists()
+    result = run_nas("merge-profiles", str(shipped), str(later), "--out", "/no/such/dir/m.json")
+    assert result.returncode == 2 and "--out: folder '/no/such/dir' does not exist" in result.stderr
 
 @pytest.mark.parametrize(
     "args, message",
@@ -236,6 +238,7 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     (["--space", "nasbench201", "--data", "imagenet"], "--data"),
     (["--space", "nasbench201", "--device", "pixel9"], "--device"),
     (["--space", "nasbench201", "--seed", "-1"], "--seed"),
+    (["--space", "nasbench201", "--out", "/no/such/dir/front.json"], "--out: folder '/no/such/dir' does not exist"),
 ])
 def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, message):
     from nas.storage import open_store
