@@ -19,6 +19,11 @@ shufflenetv2 networks ran 5-10% slower after 120 networks of other spaces than i
 
     .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
         [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE]
+    .venv/bin/python bench/latency_accuracy.py --pool bench/results/latency_accuracy_run9*_torch.json
+
+``--pool`` measures nothing: it summarises earlier runs' ``--out`` files per space and runtime (the
+share within +-10% over all their candidates, how many runs met 95%, the drifts), since on a machine
+whose speed drifts one run is one moment.
 
 ``--profiles DIR`` evaluates the profiles in DIR (``<device>__<space>.json``, e.g. measured on a GPU
 with ``nas profile --accelerator cuda``) instead of the shipped ones, each timed as its file says.
@@ -141,6 +146,39 @@ def rho(x):
     return "     -" if x is None else f"{x:6.3f}"
 
 
+ROW_KEYS = {"space", "runtime", "table", "flops", "drift"}
+
+
+def pool(files: list[Path]) -> None:
+    """Summarise earlier runs (their --out files) per space and runtime: on a machine whose speed drifts
+    from hour to hour, one run is one moment, and the share over runs at different times says more."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for path in files:
+        try:
+            rows = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"--pool: cannot read {path}: {error}")
+        if not isinstance(rows, list) or not all(isinstance(row, dict) and ROW_KEYS <= row.keys() for row in rows):
+            raise SystemExit(f"--pool: {path} is not a result of this bench (a list of rows with {sorted(ROW_KEYS)})")
+        for row in rows:
+            groups.setdefault((row["space"], row["runtime"]), []).append(row)
+    print(f"{'space':<13}{'runtime':<12}{'runs':>4} {'n':>5} | {'table: <=10%':>12} {'MAPE':>10} {'max':>6} "
+          f"{'runs >=95%':>10} | {'FLOPs: <=10%':>12} | {'drift':>9}")
+    for (space, runtime), rows in sorted(groups.items()):
+        n = sum(row["table"]["n"] for row in rows)
+
+        def within(part: str) -> float:
+            return sum(row[part]["within_10pct"] * row[part]["n"] for row in rows) / n
+
+        mapes = [row["table"]["mape"] for row in rows]
+        drifts = [row["drift"] for row in rows]
+        meeting = sum(row["table"]["within_10pct"] >= 0.95 for row in rows)
+        print(f"{space:<13}{runtime:<12}{len(rows):>4} {n:>5} | {pct(within('table')):>12} "
+              f"{pct(min(mapes)).strip():>4}-{pct(max(mapes)).strip():<5} "
+              f"{pct(max(row['table']['max_ape'] for row in rows)):>6} {f'{meeting} of {len(rows)}':>10} | "
+              f"{pct(within('flops')):>12} | {min(drifts):.2f}-{max(drifts):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spaces", default=",".join(searchspaces.names()))
@@ -151,7 +189,12 @@ def main() -> None:
     parser.add_argument("--profiles", type=Path, help="evaluate the profiles in this folder (<device>__<space>.json) "
                         "instead, timed as each says (e.g. on CUDA); --runtimes then only labels the rows")
     parser.add_argument("--out", type=Path, default=RESULTS / "latency_accuracy.json")
+    parser.add_argument("--pool", type=Path, nargs="+", metavar="RESULT",
+                        help="measure nothing: summarise these earlier runs' --out files, pooled per space and runtime")
     args = parser.parse_args()
+    if args.pool:
+        pool(args.pool)
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"{'space':<13}{'runtime':<12}{'n':>3} | {'table: <=10%':>12} {'MAPE':>6} {'rho':>6} {'max':>6} | "
