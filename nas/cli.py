@@ -113,7 +113,7 @@ def _fail(message: str) -> None:
 
 def _check_out(out: Path | None) -> None:
     """Refuse an --out whose folder does not exist before any work is done."""
-    if out is not None and out.parent and not out.parent.exists():
+    if out is not None and not out.parent.exists():
         _fail(f"--out: folder {str(out.parent)!r} does not exist")
 
 
