@@ -11,7 +11,7 @@ user would otherwise make; the noise floor: the same candidates measured a secon
 with the first measurement, which no predictor can beat; and the drift: how much faster or slower
 this machine runs the profile's own calibration networks now than when it was profiled (for a
 merged profile: than their median over its sessions), with the table's figures once that one
-factor is taken out.
+factor is taken out: what a user who ran ``nas speed-check`` just before would get.
 
 Each space and runtime is evaluated in a fresh process, as the profiler measures each space in its
 own: timing one space's networks leaves the process slower for the next (measured here: the same ten
@@ -39,6 +39,7 @@ import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,14 @@ sys.path.insert(0, str(ROOT))
 import searchspaces  # noqa: E402
 from nas.counting import count_macs  # noqa: E402
 from nas.latency import default_profile, load_profile, predict_many  # noqa: E402
-from nas.latency.measure import Runner  # noqa: E402
-from nas.latency.profiler import NETWORK_SECONDS, error_summary, measure_networks, profile_space, sample_networks  # noqa: E402
+from nas.latency.profiler import (  # noqa: E402
+    SPEED_CHECK_NETWORKS,
+    error_summary,
+    profile_space,
+    sample_networks,
+    time_like,
+    with_speed_check,
+)
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -85,16 +92,6 @@ def profile_for(
     return profile, seconds
 
 
-def measure(profile, space, archs) -> np.ndarray:
-    """Time candidates with the profile's own settings, as the profiler times its networks."""
-    device = profile.device
-    runner = Runner(device.runtime, device.threads, device.batch_size, device.accelerator)
-    m = profile.measurement
-    return measure_networks(
-        runner, space, archs, profile.num_classes, m.warmup, m.repeats, m.rounds, NETWORK_SECONDS, m.statistic
-    )
-
-
 def macs(space, arch, classes: int) -> float:
     res = space.resolution(arch)
     return float(count_macs(space.build(arch, classes), (1, 3, res, res)))
@@ -106,13 +103,15 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, 
     used = {p.arch for p in profile.calibration.networks} | {p.arch for p in profile.validation.networks}
     archs = sample_networks(space, n, profile.resolutions, seed, exclude=used)
     predicted = predict_many(profile, archs, space)
-    # Ten of the profile's calibration networks are timed in the same passes: the median of now over
-    # then is how much this machine's speed drifted since the profile was measured.
-    anchors = profile.calibration.networks[:10]
-    both = archs + [space.decode(p.arch) for p in anchors]
-    first_all, second_all = measure(profile, space, both), measure(profile, space, both)
+    # The networks `nas speed-check` would time again are timed in the same passes as the candidates:
+    # the median of now over then is how much this machine's speed drifted since the profile was
+    # measured, and the profile with that speed check is what a user who ran it would predict with.
+    anchors = profile.calibration.networks[:SPEED_CHECK_NETWORKS]
+    both = archs + [p.arch for p in anchors]
+    checked_at = datetime.now(timezone.utc)
+    first_all, second_all = time_like(profile, both), time_like(profile, both)
     first, second = first_all[: len(archs)], second_all[: len(archs)]
-    drift = float(np.median(first_all[len(archs):] / np.array([p.measured_ms for p in anchors])))
+    checked = with_speed_check(profile, [p.measured_ms for p in anchors], first_all[len(archs):], checked_at)
     # FLOPs baseline: latency = c * MACs, c by least relative squares on the calibration networks.
     fit = profile.calibration.networks
     fit_macs = np.array([macs(space, space.decode(p.arch), profile.num_classes) for p in fit])
@@ -124,8 +123,8 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, 
         "n": len(archs), "profiling_s": profiling_s,
         "profile_keys": len(profile.entries), "measured_ms_median": float(np.median(first)),
         "table": error_summary(first, predicted),
-        "drift": drift,
-        "table_drift_corrected": error_summary(first, predicted * drift),
+        "drift": checked.speed_check.factor,
+        "table_drift_corrected": error_summary(first, predict_many(checked, archs, space)),
         "flops": error_summary(first, flops_pred),
         "noise_floor": error_summary(first, second),
         "shipped_validation": profile.validation.model_dump(exclude={"networks"}),

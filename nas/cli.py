@@ -1,5 +1,5 @@
-"""The ``nas`` command line (typer): ``nas serve``, ``spaces``, ``proxies``, ``profile``, ``search``,
-``devices``, ``export``."""
+"""The ``nas`` command line (typer): ``nas serve``, ``spaces``, ``proxies``, ``profile``, ``recalibrate``,
+``merge-profiles``, ``speed-check``, ``search``, ``devices``, ``export``, ``datasets``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,12 @@ def list_proxies(
 def _fail(message: str) -> None:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(2)
+
+
+# A speed check beyond these looks like another device rather than the same one at another hour (this
+# VM: 0.93-1.21 times its tables over a day, the networks of one check within 15% of each other).
+FOREIGN_FACTOR = 1.35
+FOREIGN_SPREAD = 1.25
 
 
 def _check_out(out: Path | None) -> None:
@@ -250,6 +256,66 @@ def merge_profiles(
         typer.echo(f"  {session.measurement.measured_at.isoformat()} {path}{pace}")
     if merged.validation.n:
         typer.echo(f"validation on {_validation_line(merged.validation)}")
+
+
+@app.command("speed-check")
+def speed_check(
+    out: Annotated[Path, typer.Option(help="Where to write the profile with its speed check (JSON).")],
+    profile_file: Annotated[
+        Optional[Path], typer.Argument(help="A profile written by `nas profile` (or give --space for the shipped one).",
+                                       show_default=False)
+    ] = None,
+    space: Annotated[Optional[str], typer.Option(help="Check the shipped profile of this space instead.")] = None,
+    networks: Annotated[Optional[int], typer.Option(help="Calibration networks to time again (default 10).",
+                                                    show_default=False)] = None,
+) -> None:
+    """Time some of a profile's calibration networks again on this machine and scale its predictions
+    by how much faster or slower they run now than when it was profiled.
+
+    Run it on the device the profile describes, shortly before searching: a shared VM or a phone that
+    throttles runs the same network 10-20% slower at some hours, which no static table foresees."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nas.latency import ProfileError, default_profile, load_profile
+    from nas.latency.profiler import SPEED_CHECK_NETWORKS
+    from nas.latency.profiler import speed_check as check_speed
+
+    if (profile_file is None) == (space is None):
+        _fail("PROFILE_FILE and --space: give one or the other (--space checks the shipped profile)")
+    if space is not None and space not in searchspaces.names():
+        _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
+    if networks is not None and networks < 1:
+        _fail(f"--networks: must be at least 1, got {networks}")
+    _check_out(out)
+    try:
+        before = default_profile(space) if space else load_profile(profile_file)
+    except (ValueError, ProfileError) as error:
+        _fail(str(error))
+    started = time.perf_counter()
+    networks = SPEED_CHECK_NETWORKS if networks is None else networks
+    count = min(networks, len(before.calibration.networks))
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("networks", total=count * before.measurement.rounds)
+        try:
+            after = check_speed(before, networks, lambda n: bar.advance(task, n))
+        except (ValueError, ProfileError) as error:
+            _fail(str(error))
+    out.write_text(after.to_json())
+    check = after.speed_check
+    pace = "slower" if check.factor >= 1 else "faster"
+    typer.echo(
+        f"wrote {out}: {check.networks} calibration networks took {check.factor:.3f}x their recorded times "
+        f"({abs(check.factor - 1):.1%} {pace}; per network {check.low:.2f}-{check.high:.2f}), "
+        f"{time.perf_counter() - started:.0f} s; every prediction is scaled by {check.factor:.3f}"
+    )
+    if not (1 / FOREIGN_FACTOR <= check.factor <= FOREIGN_FACTOR) or check.high / check.low > FOREIGN_SPREAD:
+        typer.echo(
+            f"warning: a factor of {check.factor:.2f}, or ratios from {check.low:.2f} to {check.high:.2f}, is more "
+            "than a device's speed moves from hour to hour: this looks like another device, or another setting. "
+            "One factor cannot make a table fit it; measure it with `nas profile`.", err=True)
 
 
 def _calibration_line(profile) -> str:

@@ -160,6 +160,44 @@ def test_merge_profiles_writes_the_median_session_and_names_a_mismatch(tmp_path)
     result = run_nas("merge-profiles", str(shipped), str(later), "--out", "/no/such/dir/m.json")
     assert result.returncode == 2 and "--out: folder '/no/such/dir' does not exist" in result.stderr
 
+def test_speed_check_scales_a_profile_and_warns_when_the_device_looks_foreign(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "latency_tables" / "x86-64-2core__nasbench201.json"
+    out = tmp_path / "checked.json"
+    result = run_nas("speed-check", "--space", "nasbench201", "--networks", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: 2 calibration networks took " in result.stdout
+    from nas.latency import load_profile
+
+    checked = load_profile(out)
+    assert checked.speed_check.networks == 2 and checked.entries == load_profile(shipped).entries
+    assert f"every prediction is scaled by {checked.speed_check.factor:.3f}" in result.stdout
+    document = json.loads(shipped.read_text())
+    for point in document["calibration"]["networks"]:
+        point["measured_ms"] /= 10  # as if profiled on a device ten times faster than any here
+    fast = tmp_path / "fast.json"
+    fast.write_text(json.dumps(document))
+    result = run_nas("speed-check", str(fast), "--networks", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "this looks like another device, or another setting" in result.stderr
+    assert load_profile(out).speed_check.factor > 1.35
+    out.unlink()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    for args, message in [
+        ([], "PROFILE_FILE and --space: give one or the other"),
+        ([str(shipped), "--space", "nasbench201"], "PROFILE_FILE and --space: give one or the other"),
+        (["--space", "resnet"], "--space: unknown space 'resnet'"),
+        (["--space", "nasbench201", "--networks", "0"], "--networks: must be at least 1, got 0"),
+        ([str(bad)], "not JSON"),
+        ([str(tmp_path / "none.json")], "cannot read the file"),
+    ]:
+        result = run_nas("speed-check", *args, "--out", str(out))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        assert not out.exists()
+    result = run_nas("speed-check", str(shipped), "--out", "/no/such/dir/c.json")
+    assert result.returncode == 2 and "--out: folder '/no/such/dir' does not exist" in result.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -2,7 +2,8 @@
 
 ``predicted_ms = a * (overhead_ms + sum of the candidate's block entries) + b``, with the entries read
 under the profile's statistic, each scaled by its block kind's scale where the calibration has
-``kind_scales``, and ``a, b`` its calibration. Once-for-all keeps two near-duplicate
+``kind_scales``, and ``a, b`` its calibration; times ``speed_check.factor`` where the device was
+timed again since it was profiled (``nas speed-check``). Once-for-all keeps two near-duplicate
 predictors; here ``predict`` is ``predict_many`` on one candidate. A candidate with a block the
 profile lacks is an error naming the missing keys, never a silent zero.
 """
@@ -100,7 +101,9 @@ def block_sums(
 
 
 def calibrate(profile: Profile, raw: np.ndarray | float) -> np.ndarray | float:
-    return profile.calibration.a * raw + profile.calibration.b
+    """``a * raw + b``, times the speed check's factor where the profile has one."""
+    speed = profile.speed_check.factor if profile.speed_check else 1.0
+    return speed * (profile.calibration.a * raw + profile.calibration.b)
 
 
 def predict_many(

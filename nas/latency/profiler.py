@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 from torch import nn
 
 import searchspaces
@@ -54,18 +55,33 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def describe_hardware(accelerator: str | None = None) -> str:
-    """``x86_64, 2 cores, AMD EPYC`` from what the OS says, after the GPU's name on an accelerator."""
-    model = platform.processor() or ""
+    """``x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)`` from what the OS and torch
+    say, after the GPU's name on an accelerator. A cloud VM's model name may be no more than "AMD
+    EPYC", which hosts three times apart in speed share; the family, model, clock and the vector
+    instructions torch uses tell them apart."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                if not line.strip():
+                    break  # the first processor is enough
+                name, _, value = line.partition(":")
+                fields.setdefault(name.strip(), value.strip())
     except OSError:
         pass
+    model = fields.get("model name") or platform.processor() or ""
+    details = []
+    if "cpu family" in fields and "model" in fields:
+        details.append(f"family {fields['cpu family']} model {fields['model']}")
+    try:
+        details.append(f"{float(fields['cpu MHz']):.0f} MHz")
+    except (KeyError, ValueError):
+        pass
+    details.append(torch.backends.cpu.get_cpu_capability())  # the vector instructions torch's kernels use
+    detail = ", ".join(details)
+    cpu = f"{model} ({detail})" if model and detail else model or detail
     gpu = accelerator_name(accelerator)
-    return ", ".join(p for p in (gpu, platform.machine(), f"{os.cpu_count()} cores", model) if p)
+    return ", ".join(p for p in (gpu, platform.machine(), f"{os.cpu_count()} cores", cpu) if p)
 
 
 def measure_interleaved(
@@ -324,7 +340,8 @@ def calibrated(
 
 def recalibrate(profile: Profile) -> Profile:
     """Fit ``profile``'s calibration again on the networks it recorded, nothing measured: for a
-    profile written before per-kind scales existed, or after its entries were edited."""
+    profile written before per-kind scales existed, or after its entries were edited. A speed check
+    is kept: it compares times measured later with the recorded ones, which a refit does not change."""
     fit, check = profile.calibration.networks, profile.validation.networks
     if len(fit) != profile.calibration.fit_on or profile.validation.n != len(check):
         raise ValueError(
@@ -335,6 +352,62 @@ def recalibrate(profile: Profile) -> Profile:
         profile, [p.arch for p in fit], np.array([p.measured_ms for p in fit]),
         [p.arch for p in check], np.array([p.measured_ms for p in check]),
     )
+
+
+SPEED_CHECK_NETWORKS = 10  # calibration networks a speed check times again by default
+
+
+def time_like(
+    profile: Profile, archs: Sequence[Any], progress: Callable[[int], None] = lambda n: None,
+) -> np.ndarray:
+    """Whole networks (archs or canonical strings) timed end to end on this machine with the
+    profile's own settings (runtime, threads, batch, warm-up, repeats, rounds, statistic), as
+    ``nas profile`` timed its networks: one figure in ms per network."""
+    space = searchspaces.get(profile.search_space)
+    device, m = profile.device, profile.measurement
+    runner = Runner(device.runtime, device.threads, device.batch_size, device.accelerator)
+    archs = [space.decode(a) if isinstance(a, str) else a for a in archs]
+    return measure_networks(runner, space, archs, profile.num_classes, m.warmup, m.repeats, m.rounds,
+                            NETWORK_SECONDS, m.statistic, progress)
+
+
+def speed_check(
+    profile: Profile, networks: int = SPEED_CHECK_NETWORKS, progress: Callable[[int], None] = lambda n: None,
+) -> Profile:
+    """Time ``networks`` of the profile's calibration networks again on this machine, now, and
+    return the profile with a ``speed_check`` whose factor scales every prediction by how much
+    slower (above 1) or faster they run than when the profile was measured.
+
+    For a device whose speed has moved since it was profiled: a shared VM runs the same networks
+    10-20% slower in a busy afternoon than in the morning (``bench/latency_accuracy.py``'s drift),
+    which no static table can foresee. Run it on the device the profile describes; elsewhere the
+    factor compares two machines. A profile that already had a speed check gets a new one: the
+    factor is always against the recorded times."""
+    if networks < 1:
+        raise ValueError(f"networks: must be at least 1, got {networks}")
+    points = [p for p in profile.calibration.networks if p.measured_ms > 0][:networks]
+    if not points:
+        raise ValueError("calibration.networks: the profile records no calibration networks with a time "
+                         "to measure again (profile the device with `nas profile` to get some)")
+    measured_at = datetime.now(timezone.utc).replace(microsecond=0)
+    measured = time_like(profile, [p.arch for p in points], progress)
+    return with_speed_check(profile, [p.measured_ms for p in points], measured, measured_at)
+
+
+def with_speed_check(
+    profile: Profile, recorded_ms: Sequence[float], measured_ms: Sequence[float], measured_at: datetime,
+) -> Profile:
+    """``profile`` with a speed check of networks recorded at ``recorded_ms`` and timed again at
+    ``measured_ms``: its factor is the median of the ratios."""
+    ratios = np.asarray(measured_ms, float) / np.asarray(recorded_ms, float)
+    document = json.loads(profile.to_json())
+    document["schema_version"] = SCHEMA_VERSION
+    document["speed_check"] = {
+        "factor": float(np.median(ratios)), "measured_at": measured_at.isoformat(), "networks": len(ratios),
+        "low": float(ratios.min()), "high": float(ratios.max()),
+        "tool": f"hwnas {__version__} nas speed-check (nas.latency.profiler)",
+    }
+    return validate_profile(document)
 
 
 # Fields every merged session must share: the same device, settings and networks, measured again.
@@ -369,6 +442,8 @@ def merge_sessions(profiles: Sequence[Profile], names: Sequence[str] | None = No
         raise ProfileError([f"need at least 2 sessions to merge, got {len(profiles)}"], "merge")
     first, problems = profiles[0], []
     for name, profile in zip(names, profiles):
+        if profile.speed_check:
+            problems.append(f"{name}: has a speed check; merge the sessions as `nas profile` wrote them")
         if profile.measurement.sessions:
             problems.append(f"{name}: already merged from {len(profile.measurement.sessions)} sessions; "
                             "merge the sessions' own files instead")

@@ -31,7 +31,7 @@ from pydantic import (
 
 import searchspaces
 
-SCHEMA_VERSION = 2  # 2 added calibration.kind_scales; version 1 documents are still read
+SCHEMA_VERSION = 3  # 3 added speed_check, 2 calibration.kind_scales; versions 1 and 2 are still read
 STATISTICS = ("p50", "mean", "min")
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_LISTED = 10  # keys named in one problem before "... and N more"
@@ -154,9 +154,26 @@ class Validation(BaseModel):
     networks: list[NetworkPoint] = []
 
 
+class SpeedCheck(BaseModel):
+    """Some calibration networks timed again later on the device (``nas speed-check``).
+
+    ``factor`` is the median over them of (time now / time recorded): every prediction is multiplied
+    by it, for a device that runs faster or slower than when it was profiled (a shared VM, a phone
+    that throttles). ``low`` and ``high`` are the smallest and largest of those ratios.
+    """
+
+    model_config = _STRICT
+    factor: StrictFloat = Field(gt=0)
+    measured_at: DateTime
+    networks: StrictInt = Field(ge=1)
+    low: StrictFloat = Field(gt=0)
+    high: StrictFloat = Field(gt=0)
+    tool: Text = Field(min_length=1, max_length=200)
+
+
 class Profile(BaseModel):
     model_config = _STRICT
-    schema_version: Literal[1, 2]
+    schema_version: Literal[1, 2, 3]
     device: DeviceInfo
     measurement: MeasurementInfo
     search_space: str
@@ -166,6 +183,7 @@ class Profile(BaseModel):
     overhead_ms: StrictFloat = NonNegative
     calibration: Calibration
     validation: Validation
+    speed_check: Optional[SpeedCheck] = None
     _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -199,6 +217,8 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
         profile = None
         problems += [_describe(e) for e in error.errors()]
     problems += _semantic_problems(data)
+    if data.get("speed_check") is not None and data.get("schema_version") in (1, 2):
+        problems.append(f"speed_check: needs schema_version 3 (version {data['schema_version']} has no such field)")
     if problems:
         raise ProfileError(problems, source)
     return profile

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
+import re
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import searchspaces
-from nas.latency import ProfileError, block_sums, predict, predict_many, validate_profile
+from nas.latency import SCHEMA_VERSION, ProfileError, block_sums, predict, predict_many, validate_profile
 from nas.latency.measure import Runner, time_calls
 from nas.latency.profiler import (
     choose_calibration,
+    describe_hardware,
     error_summary,
     fit_calibration,
     fit_kind_scales,
@@ -21,6 +27,8 @@ from nas.latency.profiler import (
     recalibrate,
     sample_networks,
     session_speeds,
+    speed_check,
+    with_speed_check,
 )
 
 
@@ -140,7 +148,7 @@ def test_recalibrate_refits_on_the_recorded_networks(measured):
     again = recalibrate(profile)
     assert [p.arch for p in again.validation.networks] == [p.arch for p in profile.validation.networks]
     assert [p.measured_ms for p in again.calibration.networks] == [p.measured_ms for p in profile.calibration.networks]
-    assert again.entries == profile.entries and again.schema_version == 2
+    assert again.entries == profile.entries and again.schema_version == SCHEMA_VERSION
     recorded = np.array([p.predicted_ms for p in again.validation.networks])
     assert recorded == pytest.approx(np.maximum(predict_many(again, [p.arch for p in again.validation.networks]), 0))
     stripped = validate_profile({**json.loads(profile.to_json()), "validation": {"n": 4}})
@@ -241,3 +249,52 @@ def test_sessions_that_differ_are_refused_naming_each_field(measured):
     merged = merge_sessions([profile, another_session(profile, 1.1, 9)])
     with pytest.raises(ProfileError, match="b.json: already merged from 2 sessions"):
         merge_sessions([profile, merged], ["a.json", "b.json"])
+
+
+def test_a_speed_check_scales_every_prediction_by_the_median_ratio(measured):
+    profile, _ = measured
+    at = datetime(2026, 11, 24, 20, 0, tzinfo=timezone.utc)
+    checked = with_speed_check(profile, [1.0, 2.0, 4.0], [1.1, 2.4, 4.2], at)  # ratios 1.1, 1.2, 1.05
+    check = checked.speed_check
+    assert check.factor == pytest.approx(1.1) and check.networks == 3
+    assert (check.low, check.high) == pytest.approx((1.05, 1.2)) and check.measured_at == at
+    assert checked.schema_version == SCHEMA_VERSION == 3 and profile.speed_check is None
+    archs = sample_networks(searchspaces.get("nasbench201"), 5, profile.resolutions, seed=31)
+    assert predict_many(checked, archs) == pytest.approx(1.1 * predict_many(profile, archs))
+    assert predict(checked, archs[0]) == pytest.approx(1.1 * predict(profile, archs[0]))
+    assert validate_profile(checked.to_json()).model_dump() == checked.model_dump()  # the check travels with the file
+    assert recalibrate(checked).speed_check == check  # a refit does not change the recorded times
+    with pytest.raises(ProfileError, match="session 2: has a speed check; merge the sessions as"):
+        merge_sessions([profile, checked])
+
+
+def test_a_speed_check_times_the_recorded_networks_again_here(measured):
+    profile, _ = measured
+    # recorded as twice what this machine took minutes ago: it now runs them in about half that
+    document = json.loads(profile.to_json())
+    for point in document["calibration"]["networks"]:
+        point["measured_ms"] *= 2
+    ticks = []
+    checked = speed_check(validate_profile(document), networks=4, progress=ticks.append)
+    assert checked.speed_check.networks == 4 and sum(ticks) == 4 * profile.measurement.rounds
+    # this VM's speed moves by tens of percent from one minute to the next: the bound is loose
+    assert 0.25 < checked.speed_check.factor < 0.9
+    assert checked.speed_check.low <= checked.speed_check.factor <= checked.speed_check.high
+
+
+def test_a_speed_check_needs_recorded_networks_and_a_count(measured):
+    profile, _ = measured
+    with pytest.raises(ValueError, match="networks: must be at least 1, got 0"):
+        speed_check(profile, networks=0)
+    document = json.loads(profile.to_json())
+    document["calibration"]["networks"] = []
+    with pytest.raises(ValueError, match="calibration.networks: the profile records no calibration networks"):
+        speed_check(validate_profile(document))
+
+
+def test_the_hardware_line_names_the_cpu_closely_enough_to_tell_two_hosts_apart():
+    line = describe_hardware()
+    assert f"{os.cpu_count()} cores" in line and platform.machine() in line
+    assert torch.backends.cpu.get_cpu_capability() in line  # the vector instructions the kernels use
+    if Path("/proc/cpuinfo").exists() and platform.machine() == "x86_64":
+        assert re.search(r"\(family \d+ model \d+, \d+ MHz, ", line), line

@@ -143,6 +143,23 @@ def test_kind_scales_round_trip_and_must_cover_exactly_the_spaces_kinds(document
     assert validate_profile(old).schema_version == 1  # version 1 documents are still read
 
 
+def test_a_speed_check_needs_version_3_and_a_positive_factor(document):
+    check = {"factor": 1.08, "measured_at": "2026-11-24T20:00:00Z", "networks": 10, "low": 1.01, "high": 1.15,
+             "tool": "test"}
+    document["speed_check"] = check
+    assert validate_profile(document).speed_check.factor == 1.08
+    document["schema_version"] = 2
+    with pytest.raises(ProfileError, match="speed_check: needs schema_version 3 \\(version 2 has no such field\\)"):
+        validate_profile(document)
+    document["schema_version"] = 3
+    document["speed_check"] = {**check, "factor": -1.0, "networks": 0, "measured_at": 5}
+    with pytest.raises(ProfileError) as caught:
+        validate_profile(document)
+    assert "speed_check.factor: Input should be greater than 0" in str(caught.value)
+    assert "speed_check.networks: Input should be greater than or equal to 1" in str(caught.value)
+    assert "speed_check.measured_at: must be an ISO 8601 date-time string, got int" in str(caught.value)
+
+
 def test_the_accelerator_is_cuda_or_absent(document):
     for accelerator in ACCELERATORS:  # every accelerator the profiler can time on is admitted
         document["device"]["accelerator"] = accelerator
