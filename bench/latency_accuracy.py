@@ -51,10 +51,10 @@ import searchspaces  # noqa: E402
 from nas.counting import count_macs  # noqa: E402
 from nas.latency import default_profile, load_profile, predict_many  # noqa: E402
 from nas.latency.profiler import (  # noqa: E402
-    SPEED_CHECK_NETWORKS,
     error_summary,
     profile_space,
     sample_networks,
+    speed_check_points,
     time_like,
     with_speed_check,
 )
@@ -106,7 +106,7 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, 
     # The networks `nas speed-check` would time again are timed in the same passes as the candidates:
     # the median of now over then is how much this machine's speed drifted since the profile was
     # measured, and the profile with that speed check is what a user who ran it would predict with.
-    anchors = profile.calibration.networks[:SPEED_CHECK_NETWORKS]
+    anchors = speed_check_points(profile)
     both = archs + [p.arch for p in anchors]
     checked_at = datetime.now(timezone.utc)
     first_all, second_all = time_like(profile, both), time_like(profile, both)

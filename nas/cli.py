@@ -151,8 +151,6 @@ def profile(
     """Measure a latency profile of a search space on this machine and write it as JSON."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nas.latency import ProfileError
     from nas.latency.measure import RUNTIMES, check_accelerator
     from nas.latency.profiler import profile_space
@@ -172,8 +170,7 @@ def profile(
         _fail(f"--device-name: {device_name!r} must be 1-64 letters, digits, '.', '_' or '-'")
     _check_out(out)
     started = time.perf_counter()
-    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=False) as bar:
+    with _stage_bar() as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -276,10 +273,8 @@ def speed_check(
     throttles runs the same network 10-20% slower at some hours, which no static table foresees."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nas.latency import ProfileError, default_profile, load_profile
-    from nas.latency.profiler import SPEED_CHECK_NETWORKS
+    from nas.latency.profiler import SPEED_CHECK_NETWORKS, speed_check_points
     from nas.latency.profiler import speed_check as check_speed
 
     if (profile_file is None) == (space is None):
@@ -295,9 +290,8 @@ def speed_check(
         _fail(str(error))
     started = time.perf_counter()
     networks = SPEED_CHECK_NETWORKS if networks is None else networks
-    count = min(networks, len(before.calibration.networks))
-    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=False) as bar:
+    count = len(speed_check_points(before, networks))
+    with _stage_bar() as bar:
         task = bar.add_task("networks", total=count * before.measurement.rounds)
         try:
             after = check_speed(before, networks, lambda n: bar.advance(task, n))
@@ -316,6 +310,14 @@ def speed_check(
             f"warning: a factor of {check.factor:.2f}, or ratios from {check.low:.2f} to {check.high:.2f}, is more "
             "than a device's speed moves from hour to hour: this looks like another device, or another setting. "
             "One factor cannot make a table fit it; measure it with `nas profile`.", err=True)
+
+
+def _stage_bar():
+    """The progress bar of the commands that time networks: one line per stage, done of total, elapsed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, transient=False)
 
 
 def _calibration_line(profile) -> str:

@@ -371,6 +371,11 @@ def time_like(
                             NETWORK_SECONDS, m.statistic, progress)
 
 
+def speed_check_points(profile: Profile, networks: int = SPEED_CHECK_NETWORKS) -> list:
+    """The calibration networks a speed check times again: the first ``networks`` with a recorded time."""
+    return [p for p in profile.calibration.networks if p.measured_ms > 0][:networks]
+
+
 def speed_check(
     profile: Profile, networks: int = SPEED_CHECK_NETWORKS, progress: Callable[[int], None] = lambda n: None,
 ) -> Profile:
@@ -385,7 +390,7 @@ def speed_check(
     factor is always against the recorded times."""
     if networks < 1:
         raise ValueError(f"networks: must be at least 1, got {networks}")
-    points = [p for p in profile.calibration.networks if p.measured_ms > 0][:networks]
+    points = speed_check_points(profile, networks)
     if not points:
         raise ValueError("calibration.networks: the profile records no calibration networks with a time "
                          "to measure again (profile the device with `nas profile` to get some)")
