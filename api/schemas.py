@@ -13,6 +13,10 @@ class Health(BaseModel):
     database: str = Field(description="the database backend: sqlite or postgresql", examples=["sqlite"])
     database_url: str = Field(description="where it is, password hidden")
     ray: dict[str, Any] | None = Field(description="the Ray the searches run on: address and CPUs (null: none)")
+    cpu: str = Field(description="this server's CPU, as `nas profile` writes it into device.hardware",
+                     examples=["x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)"])
+    default_device: str = Field(description="the device a search that names none uses: the shipped device "
+                                "whose tables name this CPU, else x86-64-2core", examples=["x86-64-2core-zen1"])
 
 
 class SpaceSummary(BaseModel):

@@ -1,6 +1,7 @@
 """How well the latency tables predict whole networks, against a FLOPs baseline, per space and runtime.
 
-For each space and runtime, the profile (the shipped one for PyTorch eager; for ONNX Runtime one is
+For each space and runtime, the profile (for PyTorch eager the shipped one of this host's CPU,
+``default_device()``; for ONNX Runtime one is
 measured here, and the time that takes is printed; for a profile merged from sessions, the time of
 one session) predicts ``--n`` random candidates that neither its calibration nor its validation
 used; each candidate is then measured end to end on this machine with the profile's own settings
@@ -49,8 +50,9 @@ sys.path.insert(0, str(ROOT))
 
 import searchspaces  # noqa: E402
 from nas.counting import count_macs  # noqa: E402
-from nas.latency import default_profile, load_profile, predict_many  # noqa: E402
+from nas.latency import default_device, default_profile, load_profile, predict_many  # noqa: E402
 from nas.latency.profiler import (  # noqa: E402
+    describe_hardware,
     error_summary,
     profile_space,
     sample_networks,
@@ -196,6 +198,8 @@ def main() -> None:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
+    tables = f"the profiles in {args.profiles}" if args.profiles else f"the shipped tables of {default_device()}"
+    print(f"this host: {describe_hardware()}; PyTorch rows use {tables}")
     print(f"{'space':<13}{'runtime':<12}{'n':>3} | {'table: <=10%':>12} {'MAPE':>6} {'rho':>6} {'max':>6} | "
           f"{'FLOPs: <=10%':>12} {'MAPE':>6} {'rho':>6} | {'retest: <=10%':>13} {'MAPE':>6} | "
           f"{'drift':>5} {'corr: <=10%':>11} {'MAPE':>6} | {'ms':>7} {'profiling':>9}")

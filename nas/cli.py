@@ -357,7 +357,8 @@ def _split(text: str, flag: str) -> tuple[str, ...]:
 def search(
     space: Annotated[str, typer.Option(help="Search space (see `nas spaces`).")],
     device: Annotated[
-        Optional[str], typer.Option(help="Device whose latest profile predicts latency (default: the shipped one).")
+        Optional[str],
+        typer.Option(help="Device whose latest profile predicts latency (default: the shipped one of this CPU)."),
     ] = None,
     strategy: Annotated[str, typer.Option(help="random, evolution, nsga2 or tpe.")] = "",
     budget: Annotated[int, typer.Option(help="Candidates to evaluate.")] = 100,

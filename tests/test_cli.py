@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from nas.latency import default_device, shipped_files
+from tests.budgets import latency_quantile
+
 NAS = str(Path(sys.executable).with_name("nas"))
 
 
@@ -166,10 +169,10 @@ def test_speed_check_scales_a_profile_and_warns_when_the_device_looks_foreign(tm
     result = run_nas("speed-check", "--space", "nasbench201", "--networks", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: 2 calibration networks took " in result.stdout
-    from nas.latency import load_profile
+    from nas.latency import default_profile, load_profile
 
-    checked = load_profile(out)
-    assert checked.speed_check.networks == 2 and checked.entries == load_profile(shipped).entries
+    checked = load_profile(out)  # --space: the shipped table of this CPU
+    assert checked.speed_check.networks == 2 and checked.entries == default_profile("nasbench201").entries
     assert f"every prediction is scaled by {checked.speed_check.factor:.3f}" in result.stdout
     document = json.loads(shipped.read_text())
     for point in document["calibration"]["networks"]:
@@ -236,15 +239,16 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
 
     env = env_with(database_url, tmp_path)
     out = tmp_path / "front.json"
-    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", "6",
+    budget_ms = latency_quantile("nasbench201", 0.2)  # about a fifth of the candidates fit
+    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", str(budget_ms),
                      "--strategy", "nsga2", "--seed", "3", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert document["evaluated"] == 24
-    assert document["request"]["latency_max_ms"] == 6.0 and document["request"]["strategy"] == "nsga2"
-    assert document["request"]["device"] == "x86-64-2core"
+    assert document["request"]["latency_max_ms"] == budget_ms and document["request"]["strategy"] == "nsga2"
+    assert document["request"]["device"] == default_device()  # the shipped table of this CPU
     front = document["front"]
-    assert front and all(c["latency_ms"] <= 6.0 for c in front)
+    assert front and all(c["latency_ms"] <= budget_ms for c in front)
     assert {"arch", "arch_hash", "scores", "score", "latency_ms", "params", "flops"} <= set(front[0])
     assert front[0]["arch"] in result.stdout  # the table names the front's architectures
 
@@ -258,7 +262,7 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
 
     # The same search again reads every score and latency from the caches: same front.
     again = tmp_path / "again.json"
-    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", "6",
+    result = run_nas("search", "--space", "nasbench201", "--budget", "24", "--latency-max-ms", str(budget_ms),
                      "--strategy", "nsga2", "--seed", "3", "--out", str(again), env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(again.read_text())["front"] == front
@@ -324,7 +328,7 @@ def test_devices_register_refuses_a_bad_profile_and_keeps_the_registry(tmp_path)
     assert result.returncode == 2
     assert "--profile" in result.stderr and "Traceback" not in result.stderr
     names = [row["name"] for row in json.loads(run_nas("devices", "--json", env=env).stdout)]
-    assert names == ["x86-64-2core"]
+    assert names == sorted({device for device, _ in shipped_files()})
 
 
 def test_datasets_register_list_and_search_on_one(tmp_path):

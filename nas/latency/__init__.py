@@ -1,6 +1,7 @@
 """Device latency profiles: the format, the profiler, the predictor and the shipped tables.
 
-Entry points: ``load_profile(path)``, ``default_profile(space_name)``, ``predict(profile, arch)``,
+Entry points: ``load_profile(path)``, ``default_profile(space_name)`` (the shipped table of this host's
+CPU, ``default_device()``), ``predict(profile, arch)``,
 ``predict_many(profile, archs)`` and ``profile_space(...)`` (what ``nas profile`` runs).
 """
 
@@ -11,7 +12,7 @@ import os
 from nas.latency.predict import MissingBlocksError, block_sums, predict, predict_many
 from nas.latency.profiler import profile_space
 from nas.latency.schema import SCHEMA_VERSION, Profile, ProfileError, validate_profile
-from nas.latency.shipped import DEFAULT_DEVICE, default_profile, read_shipped, shipped_files
+from nas.latency.shipped import DEFAULT_DEVICE, default_device, default_profile, read_shipped, shipped_files
 
 
 def load_profile(path: str | os.PathLike) -> Profile:
@@ -31,6 +32,7 @@ __all__ = [
     "ProfileError",
     "SCHEMA_VERSION",
     "block_sums",
+    "default_device",
     "default_profile",
     "load_profile",
     "predict",

@@ -2,18 +2,33 @@
 
 Files are named ``<device>__<space>.json`` and read with ``importlib.resources``, so they work from
 an installed wheel as well as from a checkout. Nothing is downloaded.
+
+One machine class ("x86-64, 2 cores") can be CPUs two to three times apart in speed under one model
+name, so a table of one is no table of another. Each CPU gets its own shipped device, and
+``default_device()`` picks the one whose tables name this host's CPU (its architecture, model name,
+family and model, as ``describe_hardware`` writes them into ``device.hardware``); a host that none
+names gets ``DEFAULT_DEVICE``.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from importlib import resources
 
 import searchspaces
 from nas.latency.schema import Profile, ProfileError, validate_profile
 
-# The machine class the shipped profiles were measured on (see latency_tables/README.md).
+# The machine class's first table (see latency_tables/README.md): the default where no shipped
+# table names this host's CPU.
 DEFAULT_DEVICE = "x86-64-2core"
 PACKAGE = "latency_tables"
+
+# "x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)": architecture, name, family, model.
+# The clock and the vector extension are left out: the first moves with the host's power state, the
+# second with torch's version, and neither makes another CPU.
+_CPU = re.compile(r"^(?P<arch>[^,]+), \d+ cores, (?P<name>[^(]*?) \(family (?P<family>\d+) model (?P<model>\d+)\b")
 
 
 def shipped_files() -> dict[tuple[str, str], str]:
@@ -42,6 +57,51 @@ def read_shipped(device: str, space_name: str) -> Profile:
         raise RuntimeError(str(error)) from None
 
 
+def cpu_signature(hardware: str) -> tuple[str, str, int, int] | None:
+    """``(architecture, CPU name, family, model)`` from a ``device.hardware`` text as ``nas profile``
+    writes it; ``None`` where the text does not name the family and model (older tables, GPUs, a
+    user's own wording)."""
+    found = _CPU.match(hardware)
+    if found is None:
+        return None
+    return found["arch"], found["name"].strip(), int(found["family"]), int(found["model"])
+
+
+@functools.cache
+def shipped_hardware() -> dict[str, str]:
+    """``{device: device.hardware}`` of every shipped CPU device (one file of each is read)."""
+    hardware = {}
+    for (device, _space), name in sorted(shipped_files().items()):
+        if device not in hardware:
+            header = json.loads(resources.files(PACKAGE).joinpath(name).read_bytes())["device"]
+            if header.get("accelerator") is None:
+                hardware[device] = header["hardware"]
+    return hardware
+
+
+def device_for(hardware: str) -> str:
+    """The shipped device whose tables were measured on the CPU ``hardware`` describes, else
+    ``DEFAULT_DEVICE``."""
+    wanted = cpu_signature(hardware)
+    if wanted is not None:
+        for device, theirs in shipped_hardware().items():
+            if cpu_signature(theirs) == wanted:
+                return device
+    return DEFAULT_DEVICE
+
+
+@functools.cache
+def default_device() -> str:
+    """The shipped device of this host's CPU (``device_for`` of what ``describe_hardware`` reads here)."""
+    from nas.latency.profiler import describe_hardware  # torch's CPU capability, read once
+
+    return device_for(describe_hardware())
+
+
 def default_profile(space_name: str) -> Profile:
-    """The shipped profile of this machine class (``DEFAULT_DEVICE``) for ``space_name``."""
-    return read_shipped(DEFAULT_DEVICE, space_name)
+    """The shipped profile for ``space_name`` of this host's CPU (``default_device()``), or of
+    ``DEFAULT_DEVICE`` where that CPU's tables do not cover the space."""
+    device = default_device()
+    if (device, space_name) not in shipped_files():
+        device = DEFAULT_DEVICE
+    return read_shipped(device, space_name)

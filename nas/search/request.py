@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import nas.proxies
 from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
-from nas.latency import DEFAULT_DEVICE
+from nas.latency import default_device
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
@@ -22,15 +22,16 @@ MAX_BUDGET = 100_000
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"space": "mobilenetv3", "budget": 50},
-        {"space": "mobilenetv3", "budget": 200, "device": DEFAULT_DEVICE, "strategy": "tpe",
+        {"space": "mobilenetv3", "budget": 200, "device": default_device(), "strategy": "tpe",
          "latency_max_ms": 12.0, "proxy": "synflow", "seed": 0},
         {"space": "shufflenetv2", "budget": 100, "ensemble": ["synflow", "naswot"], "params_max": 3_000_000},
     ]})
 
     space: str = Field(description="search space (GET /spaces)")
     budget: int = Field(100, ge=1, le=MAX_BUDGET, description="unique candidates to evaluate")
-    device: str = Field(DEFAULT_DEVICE, pattern=DEVICE_NAME_PATTERN,
-                        description="device whose profile predicts latency (GET /devices)")
+    device: str = Field(default_device(), pattern=DEVICE_NAME_PATTERN,
+                        description="device whose profile predicts latency (GET /devices); default: the "
+                        "shipped device of the server's CPU")
     profile_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the device's profile version (default: newest)")
     strategy: str = Field(DEFAULT_STRATEGY, description="random, evolution, nsga2 or tpe")
     seed: int = Field(0, ge=0, le=2**31 - 1)

@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 import searchspaces
 from api.main import create_app
+from nas.latency import default_device, shipped_files
+from nas.latency.profiler import describe_hardware
 from nas.settings import Settings
 
 
@@ -22,6 +24,10 @@ def test_health(client):
     response = client.get("/api/v1/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+    # which shipped tables a search without a device gets, and the CPU that chose them
+    assert response.json()["cpu"] == describe_hardware()
+    assert response.json()["default_device"] == default_device()
+    assert (default_device(), "nasbench201") in shipped_files()
 
 
 def test_spaces_lists_every_registered_space_with_its_size(client):

@@ -1,4 +1,5 @@
-"""The shipped profiles: one per space for this machine class, complete and honest about themselves."""
+"""The shipped profiles: one per space and CPU of this machine class, complete and honest about themselves,
+and the one of this host's CPU picked by default."""
 
 from __future__ import annotations
 
@@ -8,15 +9,28 @@ from pathlib import Path
 import pytest
 
 import searchspaces
-from nas.latency import DEFAULT_DEVICE, default_profile, load_profile, predict_many, read_shipped, shipped_files
-from nas.latency.profiler import merge_sessions
+from nas.latency import (
+    DEFAULT_DEVICE,
+    default_device,
+    default_profile,
+    load_profile,
+    predict_many,
+    read_shipped,
+    shipped_files,
+)
+from nas.latency.profiler import describe_hardware, merge_sessions
+from nas.latency.shipped import cpu_signature, device_for, shipped_hardware
+
+DEVICES = sorted({device for device, _ in shipped_files()})
+ZEN1 = "x86-64-2core-zen1"
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", searchspaces.names())
-def test_every_space_has_a_shipped_profile_that_predicts(name):
-    profile = default_profile(name)
+def test_every_space_has_a_shipped_profile_that_predicts(name, device):
+    profile = read_shipped(device, name)
     space = searchspaces.get(name)
-    assert profile.device.name == DEFAULT_DEVICE and profile.search_space == name
+    assert profile.device.name == device and profile.search_space == name
     assert profile.device.runtime == "torch" and profile.device.precision == "fp32"
     assert profile.device.threads == 1 and profile.device.batch_size == 1
     assert set(profile.entries) == space.all_blocks()
@@ -27,7 +41,39 @@ def test_every_space_has_a_shipped_profile_that_predicts(name):
 
 
 def test_shipped_files_are_named_device_and_space():
-    assert set(shipped_files()) == {(DEFAULT_DEVICE, name) for name in searchspaces.names()}
+    assert DEFAULT_DEVICE in DEVICES and ZEN1 in DEVICES
+    assert set(shipped_files()) == {(device, name) for device in DEVICES for name in searchspaces.names()}
+    for device in DEVICES:  # every table of a device was measured on the same CPU
+        assert {read_shipped(device, name).device.hardware for name in searchspaces.names()} == {
+            shipped_hardware()[device]}
+
+
+def test_every_cpu_but_the_default_one_is_named_by_family_and_model_once():
+    signatures = {device: cpu_signature(hardware) for device, hardware in shipped_hardware().items()}
+    named = [s for device, s in signatures.items() if device != DEFAULT_DEVICE]
+    assert None not in named and len(set(named)) == len(named), signatures
+    assert signatures[ZEN1] == ("x86_64", "AMD EPYC", 23, 1)
+
+
+@pytest.mark.parametrize("hardware, device", [
+    ("x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)", ZEN1),
+    # another clock, core count or torch vector extension is still that CPU
+    ("x86_64, 8 cores, AMD EPYC (family 23 model 1, 2450 MHz, AVX512)", ZEN1),
+    ("x86_64, 2 cores, AMD EPYC (family 25 model 1, 2450 MHz, AVX2)", DEFAULT_DEVICE),  # Zen 3
+    ("x86_64, 2 cores, AMD EPYC 7B13 (family 23 model 1, 1996 MHz, AVX2)", DEFAULT_DEVICE),  # another name
+    ("aarch64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, DEFAULT)", DEFAULT_DEVICE),
+    ("x86_64, 2 cores, AMD EPYC", DEFAULT_DEVICE),  # family and model not known
+    ("NVIDIA H100 80GB HBM3, x86_64, 16 cores, Intel Xeon (family 6 model 143, 2000 MHz, AVX512)", DEFAULT_DEVICE),
+    ("", DEFAULT_DEVICE),
+])
+def test_the_default_device_is_the_one_measured_on_this_cpu(hardware, device):
+    assert device_for(hardware) == device
+
+
+@pytest.mark.parametrize("name", searchspaces.names())
+def test_default_profile_is_this_hosts_table(name):
+    assert default_device() == device_for(describe_hardware())
+    assert default_profile(name).to_json() == read_shipped(default_device(), name).to_json()
 
 
 def test_unknown_shipped_profiles_are_named():
@@ -37,13 +83,14 @@ def test_unknown_shipped_profiles_are_named():
         default_profile("resnet")
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", searchspaces.names())
-def test_the_shipped_profile_is_the_merge_of_its_sessions(name):
+def test_the_shipped_profile_is_the_merge_of_its_sessions(name, device):
     """latency_tables/sessions/ holds what the shipped file was merged from; merging again gives it."""
     folder = Path(__file__).resolve().parents[2] / "latency_tables" / "sessions"
-    files = sorted(folder.glob(f"*/{DEFAULT_DEVICE}__{name}.json"))
+    files = sorted(folder.glob(f"*/{device}__{name}.json"))
     sessions = [load_profile(path) for path in files]
-    shipped = default_profile(name)
+    shipped = read_shipped(device, name)
     assert len(sessions) >= 3
     assert shipped.measurement.sessions == sorted(s.measurement.measured_at for s in sessions)
     again = merge_sessions(sessions)

@@ -11,6 +11,7 @@ from nas.latency import default_profile, predict
 from nas.search import STRATEGIES, Constraints, Objectives, Search, SearchConfig, local_evaluator
 from nas.search.pareto import pareto_mask
 from nas.search.problem import Scorer
+from tests.budgets import latency_quantile
 
 BUDGET = 24
 # The "params" proxy keeps these runs cheap; the loop does not care which proxy scores.
@@ -27,16 +28,10 @@ def run(strategy, seed=0, space="nasbench201", budget=BUDGET, constraints=None, 
         return Search(config).run(evaluator)
 
 
-def median_latency(space="nasbench201"):
-    s = searchspaces.get(space)
-    rng = random.Random(123)
-    return float(np.median([predict(default_profile(space), s.sample(rng)) for _ in range(200)]))
-
-
 @pytest.fixture(scope="module")
 def budgeted():
     """Each strategy twice with seed 0 and once with seed 1, under a latency and a params limit."""
-    limit = Constraints(latency_ms=median_latency(), params=400_000)
+    limit = Constraints(latency_ms=latency_quantile("nasbench201", 0.5), params=400_000)
     return limit, {
         (name, seed, repeat): run(name, seed, constraints=limit)
         for name in STRATEGIES for seed, repeat in ((0, 0), (0, 1), (1, 0))
@@ -132,7 +127,7 @@ def test_scorer_reference_is_fixed():
 
 
 def test_mobilenetv3_with_synflow_respects_a_budget():
-    budget_ms = median_latency("mobilenetv3")
+    budget_ms = latency_quantile("mobilenetv3", 0.5)
     search = run("evolution", space="mobilenetv3", budget=16, proxy=ProxyConfig(),
                  constraints=Constraints(latency_ms=budget_ms))
     assert search.front()

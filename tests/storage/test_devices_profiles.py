@@ -78,18 +78,21 @@ def test_ensure_shipped_devices_is_idempotent(store):
     shipped = latency.shipped_files()
     assert {(p.device, p.search_space) for p in added} == set(shipped)
     assert all(p.version == 1 for p in added)
-    device = store.get_device(latency.DEFAULT_DEVICE)
-    assert device.shipped
+    devices = {device for device, _ in shipped}  # one per CPU of the machine class
+    assert latency.DEFAULT_DEVICE in devices and latency.default_device() in devices
+    for name in devices:
+        device = store.get_device(name)
+        assert device.shipped and device.hardware == latency.read_shipped(name, "nasbench201").device.hardware
+        assert len(store.list_profiles(name)) == len(shipped) // len(devices)
     assert store.ensure_shipped_devices() == []
-    assert len(store.list_profiles(latency.DEFAULT_DEVICE)) == len(shipped)
-    profile = store.get_profile(latency.DEFAULT_DEVICE, "nasbench201")
+    profile = store.get_profile(latency.default_device(), "nasbench201")
     assert store.load_profile(profile.id) == latency.default_profile("nasbench201")
 
 
 def test_ensure_shipped_devices_adds_a_version_when_the_shipped_file_changed(store):
     store.ensure_shipped_devices()
     # A store filled by an older release: its latest nasbench201 document differs from the file.
-    older = latency.default_profile("nasbench201").model_copy(update={"overhead_ms": 0.123})
+    older = latency.read_shipped(latency.DEFAULT_DEVICE, "nasbench201").model_copy(update={"overhead_ms": 0.123})
     store.add_profile(latency.DEFAULT_DEVICE, older)
     added = store.ensure_shipped_devices()
     assert [(p.search_space, p.version) for p in added] == [("nasbench201", 3)]
