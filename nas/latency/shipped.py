@@ -28,7 +28,7 @@ PACKAGE = "latency_tables"
 # "x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)": architecture, name, family, model.
 # The clock and the vector extension are left out: the first moves with the host's power state, the
 # second with torch's version, and neither makes another CPU.
-_CPU = re.compile(r"^(?P<arch>[^,]+), \d+ cores, (?P<name>[^(]*?) \(family (?P<family>\d+) model (?P<model>\d+)\b")
+_CPU = re.compile(r"^(?P<arch>[^,]+), \d+ cores, (?P<name>.*?) \(family (?P<family>\d+) model (?P<model>\d+)\b")
 
 
 def shipped_files() -> dict[tuple[str, str], str]:

@@ -53,6 +53,8 @@ def test_every_cpu_but_the_default_one_is_named_by_family_and_model_once():
     named = [s for device, s in signatures.items() if device != DEFAULT_DEVICE]
     assert None not in named and len(set(named)) == len(named), signatures
     assert signatures[ZEN1] == ("x86_64", "AMD EPYC", 23, 1)
+    assert cpu_signature("x86_64, 4 cores, Intel(R) Xeon(R) CPU @ 2.20GHz (family 6 model 85, 2200 MHz, AVX512)") == (
+        "x86_64", "Intel(R) Xeon(R) CPU @ 2.20GHz", 6, 85)
 
 
 @pytest.mark.parametrize("hardware, device", [
