@@ -91,11 +91,17 @@ def device_for(hardware: str) -> str:
 
 
 @functools.cache
-def default_device() -> str:
-    """The shipped device of this host's CPU (``device_for`` of what ``describe_hardware`` reads here)."""
-    from nas.latency.profiler import describe_hardware  # torch's CPU capability, read once
+def host_cpu() -> str:
+    """This host's CPU as ``nas profile`` writes it into ``device.hardware`` (``describe_hardware``), read once."""
+    from nas.latency.profiler import describe_hardware  # imports torch: only when asked
 
-    return device_for(describe_hardware())
+    return describe_hardware()
+
+
+@functools.cache
+def default_device() -> str:
+    """The shipped device of this host's CPU (``device_for(host_cpu())``)."""
+    return device_for(host_cpu())
 
 
 def default_profile(space_name: str) -> Profile:
