@@ -17,9 +17,10 @@ random networks (PyTorch eager, 1 thread, batch 1, the minimum of ``--calls`` ca
   a cloud host share its memory bandwidth and last-level cache, not this VM's cores.
 
     .venv/bin/python bench/machine_drift.py [--minutes 20] [--interval 30] [--spaces nasbench201,mobilenetv3,metaformer]
+                                            [--out bench/results/machine_drift.json]
 
-Run it on a quiet machine (anything else running shows up as drift); it writes
-bench/results/machine_drift.json.
+Run it on a quiet machine (anything else running shows up as drift); it writes the summary, with
+every tick's timings and the host CPU, to ``--out``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import searchspaces  # noqa: E402
 from nas.latency.measure import Runner, sample_calls  # noqa: E402
 from nas.latency.profiler import measure_networks, sample_networks  # noqa: E402
+from nas.latency.shipped import host_cpu  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -74,9 +76,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6, help="networks per space")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per network per tick (minimum kept)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=RESULTS / "machine_drift.json", help="where the JSON summary goes")
     args = parser.parse_args()
     if args.minutes <= 0 or args.interval <= 0 or args.n < 1 or args.calls < 1:
         parser.error("--minutes, --interval, --n and --calls must be positive")
+    unknown = [name for name in args.spaces.split(",") if name not in searchspaces.names()]
+    if unknown:
+        parser.error(f"--spaces: unknown space(s) {', '.join(unknown)}; known: {', '.join(searchspaces.names())}")
+    cpu = host_cpu()
+    print(f"host CPU: {cpu}", flush=True)
 
     runner = Runner("torch", threads=1, batch_size=1)
     sets = []
@@ -107,19 +115,27 @@ def main() -> None:
     speed = np.median(relative, axis=1)
     probes = {k: np.array([t["probes"][k] for t in ticks]) for k in ("memory", "compute")}
     probe_speed = {k: v / np.median(v) for k, v in probes.items()}
+    pairs = [(i, j) for i in range(len(ms)) for j in range(i + 1, len(ms))]
+
+    def ceiling(cols: slice) -> list[float]:
+        """Per pair of ticks, the share of these networks whose later time is within +-10% of the earlier one."""
+        return [float((np.abs(ms[j, cols] / ms[i, cols] - 1.0) <= 0.10).mean()) for i, j in pairs]
+
     per_space, start = {}, 0
     for name, _, archs in sets:
-        factor = np.median(relative[:, start:start + len(archs)], axis=1)
+        cols = slice(start, start + len(archs))
+        factor = np.median(relative[:, cols], axis=1)
         start += len(archs)
+        space_within = ceiling(cols)
         per_space[name] = {
             "speed_min": float(factor.min()), "speed_max": float(factor.max()),
+            "static_ceiling_within_10pct": float(np.mean(space_within)) if space_within else None,
             **{f"corr_{k}": correlation(factor, v) for k, v in probe_speed.items()},
         }
-    pairs = [(i, j) for i in range(len(ms)) for j in range(i + 1, len(ms))]
-    within = [float((np.abs(ms[j] / ms[i] - 1.0) <= 0.10).mean()) for i, j in pairs]
+    within = ceiling(slice(None))
     summary = {
         "ticks": len(ms), "minutes": round((ticks[-1]["t_s"]) / 60, 1), "networks": ms.shape[1],
-        "spaces": args.spaces, "calls": args.calls,
+        "spaces": args.spaces, "calls": args.calls, "cpu": cpu,
         "speed": {"min": float(speed.min()), "p5": float(np.percentile(speed, 5)),
                   "p50": float(np.median(speed)), "p95": float(np.percentile(speed, 95)), "max": float(speed.max())},
         "speed_within_5pct_of_median": float((np.abs(speed - 1.0) <= 0.05).mean()),
@@ -132,8 +148,8 @@ def main() -> None:
         "series": [{"t_s": t["t_s"], "speed": float(s), "steal_ticks": t["steal_ticks"], "probes": t["probes"],
                     "ms": t["ms"]} for t, s in zip(ticks, speed)],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "machine_drift.json").write_text(json.dumps(summary, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=1))
     s = summary["speed"]
     print(f"\n{summary['ticks']} ticks over {summary['minutes']} min, {summary['networks']} networks ({args.spaces})")
     print(f"speed factor: min {s['min']:.3f}  p5 {s['p5']:.3f}  median {s['p50']:.3f}  p95 {s['p95']:.3f}  "
@@ -145,7 +161,10 @@ def main() -> None:
     for name, row in per_space.items():
         corr = "  ".join(f"corr with {k} probe {'-' if row['corr_' + k] is None else format(row['corr_' + k], '+.2f')}"
                          for k in probes)
-        print(f"{name}: speed factor {row['speed_min']:.3f}-{row['speed_max']:.3f}  {corr}")
+        ceiling_text = "-" if row["static_ceiling_within_10pct"] is None else \
+            f"{100 * row['static_ceiling_within_10pct']:.1f}%"
+        print(f"{name}: speed factor {row['speed_min']:.3f}-{row['speed_max']:.3f}  static ceiling {ceiling_text}  "
+              f"{corr}")
     if within:
         print(f"a perfect table measured at one tick predicts a later tick within +-10%: "
               f"{100 * summary['static_ceiling_within_10pct']:.1f}% of networks on average over "
