@@ -52,7 +52,6 @@ import searchspaces  # noqa: E402
 from nas.counting import count_macs  # noqa: E402
 from nas.latency import default_device, default_profile, load_profile, predict_many  # noqa: E402
 from nas.latency.profiler import (  # noqa: E402
-    describe_hardware,
     error_summary,
     profile_space,
     sample_networks,
@@ -60,6 +59,7 @@ from nas.latency.profiler import (  # noqa: E402
     time_like,
     with_speed_check,
 )
+from nas.latency.shipped import host_cpu  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -199,7 +199,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     tables = f"the profiles in {args.profiles}" if args.profiles else f"the shipped tables of {default_device()}"
-    print(f"this host: {describe_hardware()}; PyTorch rows use {tables}")
+    print(f"this host: {host_cpu()}; PyTorch rows use {tables}")
     print(f"{'space':<13}{'runtime':<12}{'n':>3} | {'table: <=10%':>12} {'MAPE':>6} {'rho':>6} {'max':>6} | "
           f"{'FLOPs: <=10%':>12} {'MAPE':>6} {'rho':>6} | {'retest: <=10%':>13} {'MAPE':>6} | "
           f"{'drift':>5} {'corr: <=10%':>11} {'MAPE':>6} | {'ms':>7} {'profiling':>9}")
