@@ -86,6 +86,8 @@ class SearchSpace(ABC):
     # Block key fields that pick which operation a block runs (NB201's edge op, MetaFormer's token
     # mixer), as opposed to its shape: with the block type they make its kind (``block_kind``).
     operation_fields: tuple[str, ...] = ()
+    # Names of ``structure_features``: what a sum of block latencies cannot see about a network.
+    structure_feature_names: tuple[str, ...] = ()
 
     # -- encodings -------------------------------------------------------------------------------
     @abstractmethod

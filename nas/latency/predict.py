@@ -1,8 +1,10 @@
 """Latency prediction from a profile: one code path for one candidate and for many.
 
-``predicted_ms = a * (overhead_ms + sum of the candidate's block entries) + b``, with the entries read
-under the profile's statistic, each scaled by its block kind's scale where the calibration has
-``kind_scales``, and ``a, b`` its calibration; times ``speed_check.factor`` where the device was
+``predicted_ms = a * (overhead_ms + sum of the candidate's block entries) + b + structure``, with the
+entries read under the profile's statistic, each scaled by its block kind's scale where the calibration
+has ``kind_scales``, ``a, b`` its calibration, and ``structure`` the sum of the calibration's
+coefficients times the candidate's structural features (``space.structure_features``; a fitted
+profile may have them, a measured one has none); times ``speed_check.factor`` where the device was
 timed again since it was profiled (``nas speed-check``). Once-for-all keeps two near-duplicate
 predictors; here ``predict`` is ``predict_many`` on one candidate. A candidate with a block the
 profile lacks is an error naming the missing keys, never a silent zero.
@@ -106,11 +108,32 @@ def calibrate(profile: Profile, raw: np.ndarray | float) -> np.ndarray | float:
     return speed * (profile.calibration.a * raw + profile.calibration.b)
 
 
+def structure_terms(
+    profile: Profile, archs: Sequence[Any], space: searchspaces.SearchSpace | None = None
+) -> np.ndarray | float:
+    """Per candidate, the calibration's structure coefficients times its structural features (ms);
+    0 where the profile has none."""
+    coefficients = profile.calibration.structure
+    if not coefficients:
+        return 0.0
+    space = _space(profile, space)
+    names = sorted(coefficients)
+    weights = np.array([coefficients[name] for name in names], dtype=np.float64)
+    features = np.array(
+        [[feats[name] for name in names] for feats in
+         (space.structure_features(space.decode(a) if isinstance(a, str) else a) for a in archs)],
+        dtype=np.float64,
+    ).reshape(len(archs), len(names))
+    return features @ weights
+
+
 def predict_many(
     profile: Profile, archs: Iterable[Any], space: searchspaces.SearchSpace | None = None
 ) -> np.ndarray:
     """Predicted latency in ms of each candidate (vectorised over the candidates)."""
-    return calibrate(profile, block_sums(profile, list(archs), space))
+    archs = list(archs)
+    speed = profile.speed_check.factor if profile.speed_check else 1.0
+    return calibrate(profile, block_sums(profile, archs, space)) + speed * structure_terms(profile, archs, space)
 
 
 def predict(profile: Profile, arch: Any, space: searchspaces.SearchSpace | None = None) -> float:

@@ -31,7 +31,7 @@ from pydantic import (
 
 import searchspaces
 
-SCHEMA_VERSION = 3  # 3 added speed_check, 2 calibration.kind_scales; versions 1 and 2 are still read
+SCHEMA_VERSION = 4  # 4 added fit and calibration.structure, 3 speed_check, 2 calibration.kind_scales; older are read
 STATISTICS = ("p50", "mean", "min")
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_LISTED = 10  # keys named in one problem before "... and N more"
@@ -130,7 +130,10 @@ class Calibration(BaseModel):
     """``predicted = a * (overhead_ms + sum of entries) + b``, fitted on ``fit_on`` networks.
 
     With ``kind_scales`` each entry is first multiplied by the scale of its block's kind
-    (``space.block_kind``): ``a * (overhead_ms + sum of scale[kind] * entry) + b``.
+    (``space.block_kind``): ``a * (overhead_ms + sum of scale[kind] * entry) + b``. With
+    ``structure`` (schema 4), ``sum of coefficient * feature`` over the network's structural features
+    (``space.structure_features``: what a sum of blocks cannot see, such as a cell whose output is
+    cut off from its input) is added after ``b``, in ms.
     """
 
     model_config = _STRICT
@@ -139,13 +142,20 @@ class Calibration(BaseModel):
     fit_on: StrictInt = NonNegative
     method: Text = "least relative squares"
     kind_scales: Optional[dict[str, Annotated[StrictFloat, Field(gt=0)]]] = None
+    structure: Optional[dict[str, StrictFloat]] = None
     networks: list[NetworkPoint] = []
 
 
 class Validation(BaseModel):
-    """How the calibrated table did on networks it was not fitted on."""
+    """How the calibrated table did on networks it was not fitted on.
+
+    ``method`` says how those networks were held out: ``held-out`` (a separate validation set, what
+    ``nas profile`` measures) or ``leave-one-out`` / ``k-fold`` (cross-validation of a fitted profile,
+    where every measured network is predicted by a fit made without it).
+    """
 
     model_config = _STRICT
+    method: Optional[Literal["held-out", "leave-one-out", "k-fold"]] = None
     n: StrictInt = NonNegative
     mape: Optional[StrictFloat] = Field(default=None, ge=0)
     within_10pct: Optional[StrictFloat] = Field(default=None, ge=0, le=1)
@@ -171,9 +181,24 @@ class SpeedCheck(BaseModel):
     tool: Text = Field(min_length=1, max_length=200)
 
 
+class FitInfo(BaseModel):
+    """How a profile was fitted from whole networks timed end to end (``nas.latency.fit_profile``).
+
+    ``reference`` names the table whose entries it scales (``device/space``); ``bank`` the reference
+    devices whose fitted coefficients formed the prior (NAS-Bench-201's bank of real devices), if any.
+    """
+
+    model_config = _STRICT
+    method: Text = Field(min_length=1, max_length=200)
+    n: StrictInt = Field(ge=1)
+    reference: Optional[Text] = Field(default=None, max_length=200)
+    bank: Optional[list[Text]] = Field(default=None, max_length=200)
+    tool: Optional[Text] = Field(default=None, max_length=200)
+
+
 class Profile(BaseModel):
     model_config = _STRICT
-    schema_version: Literal[1, 2, 3]
+    schema_version: Literal[1, 2, 3, 4]
     device: DeviceInfo
     measurement: MeasurementInfo
     search_space: str
@@ -184,6 +209,7 @@ class Profile(BaseModel):
     calibration: Calibration
     validation: Validation
     speed_check: Optional[SpeedCheck] = None
+    fit: Optional[FitInfo] = None
     _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -219,9 +245,24 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
     problems += _semantic_problems(data)
     if data.get("speed_check") is not None and data.get("schema_version") in (1, 2):
         problems.append(f"speed_check: needs schema_version 3 (version {data['schema_version']} has no such field)")
+    for field in _version_4_fields(data):
+        problems.append(f"{field}: needs schema_version 4 (version {data['schema_version']} has no such field)")
     if problems:
         raise ProfileError(problems, source)
     return profile
+
+
+def _version_4_fields(data: dict[str, Any]) -> list[str]:
+    if data.get("schema_version") not in (1, 2, 3):
+        return []
+    calibration = data.get("calibration")
+    validation = data.get("validation")
+    found = ["fit"] if data.get("fit") is not None else []
+    if isinstance(calibration, dict) and calibration.get("structure") is not None:
+        found.append("calibration.structure")
+    if isinstance(validation, dict) and validation.get("method") is not None:
+        found.append("validation.method")
+    return found
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -276,6 +317,11 @@ def _semantic_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"entries: statistic is 'min' but {len(lacking)} entries lack it: "
                             f"{_listing(lacking)}")
     calibration = data.get("calibration")
+    structure = calibration.get("structure") if isinstance(calibration, dict) else None
+    if isinstance(structure, dict) and structure.keys() - set(space.structure_feature_names):
+        known = ", ".join(space.structure_feature_names) or "none"
+        problems.append(f"calibration.structure: features the space does not have: "
+                        f"{_listing(sorted(structure.keys() - set(space.structure_feature_names)))} (its features: {known})")
     scales = calibration.get("kind_scales") if isinstance(calibration, dict) else None
     if isinstance(scales, dict):
         if data.get("schema_version") == 1:

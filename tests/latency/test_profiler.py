@@ -258,7 +258,7 @@ def test_a_speed_check_scales_every_prediction_by_the_median_ratio(measured):
     check = checked.speed_check
     assert check.factor == pytest.approx(1.1) and check.networks == 3
     assert (check.low, check.high) == pytest.approx((1.05, 1.2)) and check.measured_at == at
-    assert checked.schema_version == SCHEMA_VERSION == 3 and profile.speed_check is None
+    assert checked.schema_version == SCHEMA_VERSION == 4 and profile.speed_check is None
     archs = sample_networks(searchspaces.get("nasbench201"), 5, profile.resolutions, seed=31)
     assert predict_many(checked, archs) == pytest.approx(1.1 * predict_many(profile, archs))
     assert predict(checked, archs[0]) == pytest.approx(1.1 * predict(profile, archs[0]))
