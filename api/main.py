@@ -12,6 +12,7 @@ from api.routes import candidates, datasets, devices, health, proxies, searches,
 from nas import __version__
 from nas.settings import Settings, get_settings
 from nas.storage import open_store
+from nas.storage.here import ensure_local_device
 
 
 def create_app(settings: Settings | None = None, run_searches: bool = True) -> FastAPI:
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         # Migrates the database to head and registers the shipped devices before the first request.
         app.state.store = open_store(app.state.settings.database_url)
         app.state.store.ensure_shipped_devices()
+        ensure_local_device(app.state.store)  # this machine's own device, where its CPU has no shipped table
         app.state.ray = app.state.dispatcher = None
         dispatcher = None
         if run_searches:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 
 class Health(BaseModel):
@@ -15,8 +15,13 @@ class Health(BaseModel):
     ray: dict[str, Any] | None = Field(description="the Ray the searches run on: address and CPUs (null: none)")
     cpu: str = Field(description="this server's CPU, as `nas profile` writes it into device.hardware",
                      examples=["x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)"])
-    default_device: str = Field(description="the device a search that names none uses: the shipped device "
-                                "whose tables name this CPU, else x86-64-2core", examples=["x86-64-2core-zen1"])
+    default_device: str = Field(description="the device a search that names none uses: NAS_DEFAULT_DEVICE, "
+                                "else the shipped device whose tables name this CPU, else this machine's own "
+                                "device, fitted from networks timed here on first use",
+                                examples=["x86-64-2core-zen1"])
+    default_latency: str = Field(description="how the default device's profiles were made, in words")
+    calibrating: list[str] = Field(default_factory=list,
+                                   description="spaces whose profile of this machine is being fitted now")
 
 
 class SpaceSummary(BaseModel):
@@ -53,6 +58,13 @@ class DeviceCreate(BaseModel):
     description: str = Field("", max_length=2000)
 
 
+class FitSummary(BaseModel):
+    method: str = Field(description="the model fitted and its prior")
+    n: int = Field(description="whole networks timed end to end on the device that it was fitted from")
+    reference: str | None = Field(None, description="the block table it scales: device/space")
+    tool: str | None = Field(None, description="what timed the networks, as its owner said")
+
+
 class ProfileSummary(BaseModel):
     id: int
     device: str
@@ -64,9 +76,68 @@ class ProfileSummary(BaseModel):
     required_keys: int = Field(description="block keys the space needs at those resolutions")
     coverage: float = Field(description="share of the required keys the table holds (1.0 when admitted)")
     validation: dict[str, Any] | None = Field(
-        description="end-to-end check on networks the calibration never saw: n, mape, within_10pct"
+        description="end-to-end check on networks the calibration never saw: n, mape, within_10pct, and where "
+        "the profile records them method (held-out, leave-one-out) and spearman"
     )
+    fit: FitSummary | None = Field(None, description="how a profile fitted from end-to-end measurements was made "
+                                   "(POST /devices/{name}/measurements); null: measured block by block (nas profile)")
     created_at: str
+
+
+class MeasurementIn(BaseModel):
+    # Strict: a time is a JSON number, never true or "12.5", and NaN or Infinity is refused.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    arch: StrictStr = Field(min_length=1, max_length=4000, description="canonical arch string of the space")
+    ms: StrictFloat = Field(gt=0, description="its end-to-end latency on the device, ms")
+
+
+class DeviceFields(BaseModel):
+    """What the fitted profile records of the device (its device.* fields); unset ones get the defaults
+    of ``nas.latency.fit``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    hardware: StrictStr | None = Field(None, min_length=1, max_length=200, description="what the device is")
+    runtime: StrictStr | None = Field(None, min_length=1, max_length=64, description="e.g. tflite, tensorrt")
+    runtime_version: StrictStr | None = Field(None, min_length=1, max_length=64)
+    threads: StrictInt | None = Field(None, ge=1, le=1024)
+    batch_size: StrictInt | None = Field(None, ge=1, le=65536)
+    precision: Literal["fp32", "fp16", "bf16", "int8"] | None = None
+    tool: StrictStr | None = Field(None, min_length=1, max_length=200, description="what timed the networks")
+
+
+class FitQuery(BaseModel):
+    """The query of a CSV body: its space, and the device's fields (checked as ``DeviceFields``)."""
+
+    space: str | None = Field(None, description="search space of the networks (GET /spaces); text/csv bodies only, "
+                              "and required with them")
+    hardware: str | None = Field(None, description="what the device is (text/csv bodies only)")
+    runtime: str | None = Field(None, description="e.g. tflite, tensorrt (text/csv bodies only)")
+    runtime_version: str | None = Field(None, description="text/csv bodies only")
+    threads: int | None = Field(None, description="text/csv bodies only")
+    batch_size: int | None = Field(None, description="text/csv bodies only")
+    precision: str | None = Field(None, description="fp32, fp16, bf16 or int8 (text/csv bodies only)")
+    tool: str | None = Field(None, description="what timed the networks (text/csv bodies only)")
+
+
+class MeasurementsIn(DeviceFields):
+    """The JSON body of POST /devices/{name}/measurements (its example: the route's requestBody)."""
+
+    space: StrictStr = Field(description="search space of the networks (GET /spaces)")
+    measurements: list[MeasurementIn] = Field(min_length=1, max_length=10_000,
+                                              description="whole networks timed end to end on the device")
+
+
+class FittedPoint(BaseModel):
+    arch: str
+    measured_ms: float
+    predicted_ms: float = Field(description="predicted by the fit made without this network (leave-one-out)")
+
+
+class FittedProfileOut(ProfileSummary):
+    device_created: bool = Field(description="the device was registered by this request")
+    networks: list[FittedPoint] = Field(description="each measured network against its leave-one-out prediction")
 
 
 class DeviceOut(BaseModel):
@@ -84,6 +155,8 @@ class SearchOut(BaseModel):
     space: str
     device: str
     profile_version: int | None = None
+    waiting: str | None = Field(None, description="what a queued search waits for besides a free slot: "
+                                "this machine's calibration, on a CPU with no shipped table")
     strategy: str
     budget: int
     seed: int | None

@@ -1,5 +1,5 @@
 """The ``nas`` command line (typer): ``nas serve``, ``spaces``, ``proxies``, ``profile``, ``recalibrate``,
-``merge-profiles``, ``speed-check``, ``search``, ``devices``, ``export``, ``datasets``."""
+``merge-profiles``, ``speed-check``, ``search``, ``devices``, ``export``, ``kit``, ``datasets``."""
 
 from __future__ import annotations
 
@@ -390,6 +390,7 @@ def search(
     from nas.evaluate import load_data
     from nas.search import Search, local_evaluator
     from nas.search.persist import Recorder, stored_dataset, stored_evaluator
+    from nas.latency.local import is_local
     from nas.search.request import SearchRequest
     from nas.storage import NotFound
 
@@ -426,9 +427,12 @@ def search(
     try:
         profile_record = store.get_profile(device_name, space)
     except NotFound:
-        known = [d.name for d in store.list_devices() if store.list_profiles(d.name, space)]
-        _fail(f"--device: no device {device_name!r} with a profile for {space}; known: {', '.join(known) or 'none'}")
+        if not is_local(device_name):
+            known = [d.name for d in store.list_devices() if store.list_profiles(d.name, space)]
+            _fail(f"--device: no device {device_name!r} with a profile for {space}; known: {', '.join(known) or 'none'}")
+        profile_record = _calibrate_here(store, space)
     profile = store.load_profile(profile_record.id)
+    typer.echo(f"latency: {device_name} profile v{profile_record.version}, {profile.origin()}")
     searched = searchspaces.get(space)
     try:
         uploaded = stored_dataset(store, proxy_config, profile.num_classes)
@@ -504,6 +508,20 @@ def search(
         raise typer.Exit(130)
 
 
+def _calibrate_here(store, space: str):
+    """This machine's profile of ``space``, fitted here with a progress bar: its CPU has no shipped table."""
+    from nas.latency.local import KIT_NETWORKS
+    from nas.latency.shipped import host_cpu
+    from nas.storage.here import local_profile
+
+    typer.echo(f"this CPU ({host_cpu()}) has no shipped latency table: timing {KIT_NETWORKS} {space} networks "
+               "end to end here to fit its own (tens of seconds, once; NAS_DEFAULT_DEVICE picks another device)")
+    with _stage_bar() as bar:
+        task = bar.add_task("timing networks", total=None)
+        record = local_profile(store, space, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return record
+
+
 def _flag_message(message: str, proxy_flag: str = "--proxy") -> str:
     """Engine messages name fields (``budget: ...``); the CLI names them as flags."""
     flags = {"latency_ms": "--latency-max-ms", "params": "--params-max", "flops": "--flops-max",
@@ -573,6 +591,42 @@ def export(
     source = f"candidate {candidate} " if candidate is not None else ""
     typer.echo(f"wrote {out}: {export_format} of {source}{target.space} {target.arch}, "
                f"{target.num_classes} classes, {len(content):,} bytes")
+
+
+@app.command()
+def kit(
+    space: Annotated[str, typer.Option(help="Search space of the networks (see `nas spaces`).")],
+    out: Annotated[Path, typer.Option(help="Folder to write the kit to (made if missing).")],
+    n: Annotated[int, typer.Option("--n", min=5, max=200, help="Networks in the kit, 5 to 200.")] = 20,
+    resolution: Annotated[
+        Optional[int], typer.Option(help="Input resolution of every network (default: all of the space's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the networks drawn and of their weights.")] = 0,
+    num_classes: Annotated[Optional[int], typer.Option(min=1, help="Classes (default: the space's).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a kit already in --out.")] = False,
+) -> None:
+    """Write a measurement kit: N networks as ONNX, chosen to fit a device's profile from their times."""
+    from nas.latency.kit import make_kit
+
+    if space not in searchspaces.names():
+        _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
+    resolutions = searchspaces.get(space).resolutions
+    if resolution is not None and resolution not in resolutions:
+        _fail(f"--resolution: space {space!r} has no resolution {resolution}; choose from {list(resolutions)}")
+    _check_out(out)
+    if out.exists() and not out.is_dir():
+        _fail(f"--out: {str(out)!r} is a file, not a folder")
+    if (out / "kit.json").exists() and not overwrite:
+        _fail(f"--out: {str(out)!r} holds a kit already; choose another folder or pass --overwrite")
+    with _stage_bar() as bar:
+        task = bar.add_task("exporting networks", total=n)
+        made = make_kit(space, out, n=n, resolution=resolution, seed=seed, num_classes=num_classes,
+                        overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done))
+    typer.echo(f"wrote {out}: {len(made['networks'])} networks of {space} (ONNX), kit.json and measure.py")
+    typer.echo(
+        f"next, time it on the device: python {out / 'measure.py'} --threads N (needs onnxruntime and numpy), "
+        f"or time the .onnx files with the device's own tool and write {out / 'measurements.csv'} "
+        f"(columns arch,ms);\nthen: nas devices fit NAME --space {space} --measurements {out / 'measurements.csv'}")
 
 
 devices_app = typer.Typer(help="The device registry: shipped and registered devices, with their profiles.",
@@ -650,6 +704,71 @@ def register_device(
         typer.echo(f"stored {path} as {name} / {record.search_space} version {record.version} "
                    f"({record.num_keys} block keys)")
 
+
+
+# What a fitted profile records of the device, by flag: the profile's field and its longest value.
+FIT_DEVICE_FLAGS = {"hardware": 200, "runtime": 64, "runtime_version": 64}
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+
+
+@devices_app.command("fit")
+def fit_device(
+    name: Annotated[str, typer.Argument(help="Device name, e.g. pixel7-npu.")],
+    space: Annotated[str, typer.Option(help="Search space of the measured networks (see `nas spaces`).")],
+    measurements: Annotated[
+        Path, typer.Option(help="CSV with columns arch,ms: whole networks timed end to end on the device.")],
+    hardware: Annotated[Optional[str], typer.Option(help="What the device is.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="What ran the networks, e.g. tflite, tensorrt.")] = None,
+    runtime_version: Annotated[Optional[str], typer.Option(help="Its version.")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Threads the runtime used.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Images per inference, as timed.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="fp32, fp16, bf16 or int8, as timed.")] = None,
+    tool: Annotated[Optional[str], typer.Option(help="What timed the networks (recorded with the profile).")] = None,
+) -> None:
+    """Fit a profile of a device from whole networks timed end to end on it (a CSV of arch,ms) and store
+    it as the device's next profile version for the space, registering the device if new."""
+    from nas.latency import MeasurementError, ProfileError, fit_profile
+    from nas.latency.measurements import read_csv
+    from nas.latency.schema import DEVICE_NAME_PATTERN
+    from nas.storage.here import ShippedDevice, add_fitted, fittable
+
+    fields = {"hardware": hardware, "runtime": runtime, "runtime_version": runtime_version, "threads": threads,
+              "batch_size": batch_size, "precision": precision}
+    if not re.match(DEVICE_NAME_PATTERN, name):
+        _fail(f"NAME: {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    if space not in searchspaces.names():
+        _fail(f"--space: unknown space {space!r}; choose from {', '.join(searchspaces.names())}")
+    for field, longest in FIT_DEVICE_FLAGS.items():
+        if fields[field] is not None and not 0 < len(fields[field]) <= longest:
+            _fail(f"--{field.replace('_', '-')}: must be 1-{longest} characters, got {len(fields[field])}")
+    if precision is not None and precision not in PRECISIONS:
+        _fail(f"--precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    try:
+        data = measurements.read_bytes()
+    except OSError as error:
+        _fail(f"--measurements: cannot read {str(measurements)!r}: {error.strerror or error}")
+    store = _store()
+    try:
+        fittable(store, name)
+        rows = read_csv(data, source=str(measurements))
+        fitted = fit_profile(space, rows, device={**fields, "name": name}, tool=tool)
+    except ShippedDevice as error:
+        _fail(f"NAME: {str(error).partition(': ')[2]}")
+    except MeasurementError as error:
+        count = len(error.problems)
+        _fail(f"--measurements {measurements}: {count} problem{'s' * (count != 1)}:\n"
+              + "\n".join(f"  - {problem}" for problem in error.problems))
+    except (ProfileError, ValueError) as error:
+        _fail(str(error))
+    record, created = add_fitted(store, name, fitted, hardware or "")
+    if created:
+        typer.echo(f"registered device {name}")
+    check = fitted.validation
+    rho = "n/a" if check.spearman is None else f"{check.spearman:.3f}"
+    typer.echo(f"stored {name} / {space} version {record.version}: fitted from {fitted.fit.n} measurements "
+               f"({fitted.fit.method})")
+    typer.echo(f"cross-validated ({check.method}) on {check.n} networks: Spearman {rho}, "
+               f"MAPE {100 * check.mape:.1f}%, {100 * check.within_10pct:.0f}% within +-10%")
 
 
 datasets_app = typer.Typer(help="Calibration datasets: the batch data-dependent proxies score networks on.",

@@ -149,6 +149,22 @@ class SearchSpace(ABC):
     def blocks(self, arch: Arch, num_classes: int | None = None) -> list[str]:
         """The block keys of ``arch`` in network order (repeats kept: latency sums over them)."""
 
+    def block_parts(self, text: str) -> list[str]:
+        """A canonical string cut into parts whose blocks (``part_blocks``), pooled, are the blocks of
+        ``decode(text)`` as a multiset (order aside). The predictor's fast path prices each distinct
+        part once per profile, so a space whose blocks follow from positional tokens makes few
+        parts; they are strings because a string keeps its hash and a tuple computes it again.
+
+        Cheap and unvalidated: for a string ``decode`` refuses, this or ``part_blocks`` of one of the
+        parts raises ``ValueError`` (not necessarily ``decode``'s message), and a part's blocks
+        depend on the part alone. The default is one part, the whole string.
+        """
+        return [text]
+
+    def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
+        """The block keys of one part of ``block_parts``; ``ValueError`` for a part of a bad string."""
+        return self.blocks(self.decode(part), num_classes)
+
     @abstractmethod
     def all_blocks(
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None

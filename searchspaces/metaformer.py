@@ -397,6 +397,33 @@ class MetaFormerSpace(SearchSpace):
             }
         return keys
 
+    def block_parts(self, text: str) -> list[str]:
+        """Per stage ``<stage>|<token>`` (its blocks, and the stem before the first), per downsampling
+        conv ``down|<stage>|<previous width>|<width>`` and ``head|<last width>``, the widths as
+        written in the tokens (``_w<width>_``)."""
+        tokens = text.strip().split("|")
+        if len(tokens) != NUM_STAGES:
+            raise ValueError(f"bad token {text!r}: a MetaFormer arch string has {NUM_STAGES} stages")
+        widths = [token.partition("_w")[2].partition("_r")[0] for token in tokens]
+        return [
+            *(f"{i}|{token}" for i, token in enumerate(tokens)),
+            *(f"down|{i}|{widths[i - 1]}|{widths[i]}" for i in range(1, NUM_STAGES)),
+            f"head|{widths[-1]}",
+        ]
+
+    def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
+        """The keys ``blocks`` makes for the part, from the same key functions."""
+        fields = part.split("|")
+        if fields[0] == "head":
+            return [_head_key(int(fields[1]), self._classes(num_classes))]
+        if fields[0] == "down":
+            _, index, previous, width = fields
+            return [_down_key(int(index), int(previous), int(width))]
+        index, token = int(fields[0]), fields[1]
+        stage = self._decode_stage(index, token)
+        keys = [_block_key(index, stage.width, stage.mixer, stage.mlp_ratio)] * stage.depth
+        return [_stem_key(stage.width), *keys] if index == 0 else keys
+
     def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
         if kind == "mf_stem":
             return make_stem(int(fields["out"]))

@@ -286,6 +286,39 @@ class MobileNetV3Space(SearchSpace):
                     keys.update(self.blocks(MBV3Arch(resolution, stages), num_classes))
         return keys
 
+    def block_parts(self, text: str) -> list[str]:
+        """``stem|<resolution token>``, ``head|<resolution token>`` and one part per layer,
+        ``<resolution token>|<stage><0 for its first layer, else 1>|<layer token>``: a layer's key
+        follows from those alone, since odd kernels keep the size at stride 1."""
+        head, *stage_texts = text.strip().split("|")
+        if len(stage_texts) != len(STAGES):
+            raise ValueError(f"bad token {text!r}: expected {len(STAGES)} stages after the resolution")
+        parts = ["stem|" + head, "head|" + head]
+        for stage, stage_text in enumerate(stage_texts):
+            tokens = stage_text.split(",")
+            if len(tokens) not in DEPTHS:
+                raise ValueError(f"bad token {stage_text!r}: depth must be one of {list(DEPTHS)}")
+            parts.append(f"{head}|{stage}0|{tokens[0]}")
+            parts += map(f"{head}|{stage}1|".__add__, tokens[1:])
+        return parts
+
+    def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
+        """Read off ``blocks`` of a network whose stages are two of the part's layer each, so the
+        shapes have one source."""
+        fields = part.split("|")
+        if len(fields) == 2:  # stem or head
+            where, head = fields
+            layer = (KERNELS[0], EXPANDS[0])
+        else:
+            head, position, token = fields
+            stage, later = int(position[0]), int(position[1])
+            layer = _decode_layer(token, stage + 1)
+        resolution = self.decode("|".join([head, *["ir_k3_e3,ir_k3_e3"] * len(STAGES)])).resolution
+        keys = self.blocks(MBV3Arch(resolution, ((layer, layer),) * len(STAGES)), num_classes)
+        if len(fields) == 2:
+            return keys[:1] if where == "stem" else keys[-1:]
+        return [keys[1 + 2 * stage + later]]
+
     def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
         if kind == "mbv3_stem":
             return Stem()

@@ -13,6 +13,8 @@ kernel of its own, and per-cell keys would make 46,875 entries to profile.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import random
 from typing import Any
 
@@ -62,13 +64,35 @@ def make_op(op: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown NAS-Bench-201 operation {op!r}; choose from {list(OPS)}")
 
 
-def reaches_output(arch: NB201Arch) -> bool:
-    """Whether some chain of non-``none`` edges joins the cell's input (node 0) to its output (node 3)."""
-    reached = {0}
+def live_edges(arch: NB201Arch) -> tuple[list[bool], bool]:
+    """Per edge, whether it lies on a chain of non-``none`` edges from the cell's input (node 0) to its
+    output (node 3); and whether any such chain exists (else the cell is cut off)."""
+    reached, feeds = {0}, {3}
     for target in (1, 2, 3):
         if any(op != "none" and dst == target and src in reached for (dst, src), op in zip(EDGES, arch)):
             reached.add(target)
-    return 3 in reached
+    for source in (2, 1, 0):
+        if any(op != "none" and src == source and dst in feeds for (dst, src), op in zip(EDGES, arch)):
+            feeds.add(source)
+    live = [op != "none" and src in reached and dst in feeds for (dst, src), op in zip(EDGES, arch)]
+    return live, 3 in reached
+
+
+def cell_structure(arch: NB201Arch) -> dict[str, float]:
+    """``cut_off`` (1.0 where the cell is cut off) and ``dead_<op>``: the network's dead edges of each
+    operation (over its 15 cells)."""
+    live, connected = live_edges(arch)
+    found = {"cut_off": 0.0 if connected else 1.0}
+    for op in OPS[1:]:
+        dead = sum(1 for edge, used in zip(arch, live) if edge == op and not used)
+        found[f"dead_{op}"] = float(dead * CELLS_PER_STAGE * len(STAGE_CHANNELS))
+    return found
+
+
+@functools.cache
+def _all_structure_features() -> dict[NB201Arch, dict[str, float]]:
+    # 15,625 cells, a quarter of a second once: then a prediction reads them instead of tracing each cell
+    return {arch: cell_structure(arch) for arch in itertools.product(OPS, repeat=len(EDGES))}
 
 
 class Cell(nn.Module):
@@ -149,9 +173,11 @@ class NASBench201Space(SearchSpace):
     reference = "Dong & Yang, NAS-Bench-201, ICLR 2020"
     operation_fields = ("op",)
     # A cell whose output node no chain of non-zero edges reaches from its input makes the network's
-    # output a constant: a converter that folds constants (TFLite, as HW-NAS-Bench's Pixel 3 and
-    # Raspberry Pi 4 timings show: 10x faster) drops all the cells, which no block sum can express.
-    structure_feature_names = ("cut_off",)
+    # output a constant, and an edge on no such chain feeds nothing: a converter that folds constants
+    # and prunes dead work (TFLite, as HW-NAS-Bench's Pixel 3 and Raspberry Pi 4 timings show: cut-off
+    # networks run 10x faster) drops them, which no block sum can express. Dead edges are counted
+    # over the network's 15 cells, per operation.
+    structure_feature_names = ("cut_off", *(f"dead_{op}" for op in OPS[1:]))
     default_num_classes = 10
     resolutions = (RESOLUTION,)
     published = {
@@ -275,8 +301,10 @@ class NASBench201Space(SearchSpace):
         return keys
 
     def structure_features(self, arch: NB201Arch) -> dict[str, float]:
-        self._validate(arch)
-        return {"cut_off": 0.0 if reaches_output(arch) else 1.0}
+        features = _all_structure_features().get(arch) if isinstance(arch, tuple) else None
+        if features is None:
+            self._validate(arch)  # raises, naming the bad operation
+        return dict(features)
 
     def all_blocks(
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
@@ -286,6 +314,28 @@ class NASBench201Space(SearchSpace):
         for op in OPS:
             keys.update(self.blocks((op,) * len(EDGES), num_classes))  # type: ignore[arg-type]
         return keys
+
+    def block_parts(self, text: str) -> list[str]:
+        """``fixed`` (the blocks every network has) and each node as ``<node>`` then its text: a
+        node's edges make the same keys in every cell of a stage, whatever the other nodes hold."""
+        nodes = text.strip().split("+")
+        if len(nodes) != 3:
+            raise ValueError(f"bad token {text!r}: a NAS-Bench-201 arch string has 3 nodes joined by '+'")
+        return ["fixed", "1" + nodes[0], "2" + nodes[1], "3" + nodes[2]]
+
+    def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
+        """Read off ``blocks``: the fixed part is an all-``none`` network's blocks other than edges; a
+        node is checked by ``decode`` among all-``none`` nodes, and its edges' keys are those at its
+        edges' places in every cell (a cell's six edge keys come together, in ``EDGES`` order)."""
+        nodes = self.encode(("none",) * len(EDGES)).split("+")  # type: ignore[arg-type]
+        if part == "fixed":
+            return [key for key in self.blocks(self.decode("+".join(nodes)), num_classes)
+                    if not key.startswith("nb201_edge-")]
+        target = int(part[0])
+        nodes[target - 1] = part[1:]
+        edges = [key for key in self.blocks(self.decode("+".join(nodes)), num_classes)
+                 if key.startswith("nb201_edge-")]
+        return [key for i, (dst, _) in enumerate(EDGES) if dst == target for key in edges[i :: len(EDGES)]]
 
     def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
         if kind == "nb201_stem":

@@ -322,6 +322,33 @@ class ShuffleNetV2Space(SearchSpace):
                 keys.update(self.blocks(((op, scale),) * NUM_BLOCKS, num_classes))
         return keys
 
+    def block_parts(self, text: str) -> list[str]:
+        """``stem``, ``head`` and per choice block ``<stage><0 for its first block, else 1>|<token>``:
+        a stage's stride-1 blocks share shapes."""
+        stages = text.strip().split("|")
+        if len(stages) != len(STAGE_DEPTHS):
+            raise ValueError(f"bad token {text!r}: a SPOS arch string has {len(STAGE_DEPTHS)} stages")
+        parts = ["stem", "head"]
+        for stage, (stage_text, depth) in enumerate(zip(stages, STAGE_DEPTHS)):
+            tokens = stage_text.split(",")
+            if len(tokens) != depth:
+                raise ValueError(f"bad token {stage_text!r}: stage {stage + 1} has {depth} blocks")
+            parts.append(f"{stage}0|{tokens[0]}")
+            parts += map(f"{stage}1|".__add__, tokens[1:])
+        return parts
+
+    def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
+        """Read off ``blocks`` of a network made of the part's block alone, so shapes have one source."""
+        position, _, token = part.partition("|")
+        block = (OPS[0], SCALES[0]) if part in ("stem", "head") else self._decode_token(token)
+        keys = self.blocks((block,) * NUM_BLOCKS, num_classes)
+        if part == "stem":
+            return keys[:1]
+        if part == "head":
+            return keys[-1:]
+        stage, later = int(position[0]), int(position[1])
+        return [keys[1 + sum(STAGE_DEPTHS[:stage]) + later]]
+
     def make_block(self, kind: str, channels: int, fields: dict[str, str]) -> nn.Module:
         return make_block(kind, channels, {name: int(value) for name, value in fields.items()})
 

@@ -21,10 +21,12 @@ import traceback
 
 import searchspaces
 from nas.evaluate import load_data
+from nas.latency.local import is_local
 from nas.search import Search
 from nas.search.persist import Recorder, stored_dataset, stored_evaluator
 from nas.search.request import parse_request
 from nas.storage import InvalidTransition, SearchRecord, Store
+from workers.calibrator import Calibrator
 from workers.ray_backend import RayEvaluator
 
 log = logging.getLogger("nas.workers")
@@ -41,6 +43,7 @@ class Dispatcher:
         self._running: dict[int, threading.Thread] = {}
         self._ended: set[int] = set()
         self._thread = threading.Thread(target=self._loop, name="nas-dispatcher", daemon=True)
+        self.calibrator = Calibrator(store, on_ready=self.wake)
 
     def start(self) -> None:
         for record in self.store.list_searches(status="running", limit=10_000):
@@ -82,7 +85,7 @@ class Dispatcher:
         if free <= 0:
             return
         queued = sorted(self.store.list_searches(status="queued", limit=10_000), key=lambda s: s.id)
-        for record in queued[:free]:
+        for record in [r for r in (self._with_profile(q) for q in queued) if r is not None][:free]:
             try:
                 self.store.update_search(record.id, status="running")
             except InvalidTransition:  # cancelled since it was listed
@@ -90,6 +93,20 @@ class Dispatcher:
             thread = threading.Thread(target=self._run, args=(record,), name=f"nas-search-{record.id}", daemon=True)
             self._running[record.id] = thread
             thread.start()
+
+    def _with_profile(self, record: SearchRecord) -> SearchRecord | None:
+        """The search ready to start, its profile attached; ``None`` while this machine's profile of
+        its space is being fitted (a failed fit fails the search, naming why)."""
+        if record.profile_id is not None or not is_local(record.device):
+            return record
+        failed = self.calibrator.failed.get(record.space)
+        if failed is not None:
+            self._finish(record.id, "failed", f"calibrating this machine for {record.space} failed: {failed}")
+            return None
+        profile = self.calibrator.ready(record.space)
+        if profile is None:
+            return None
+        return self.store.attach_profile(record.id, profile.id)
 
     def _cancelled(self, search_id: int) -> bool:
         return self._stop.is_set() or self.store.get_search(search_id).status == "cancelled"

@@ -18,7 +18,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import get_store
+from api.routes.health import default_latency
 from nas.evaluate import DEFAULT_PROXY
+from nas.latency import default_device
 from nas.search.request import SearchRequest
 from nas.search.strategies import STRATEGIES
 from nas.storage import NotFound, Store
@@ -62,11 +64,12 @@ def searches_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/searches/new", response_class=HTMLResponse)
-def new_search_page(request: Request) -> HTMLResponse:
+def new_search_page(request: Request, store: Store = Depends(get_store)) -> HTMLResponse:
     defaults = {name: field.default for name, field in SearchRequest.model_fields.items()
                 if field.default is not None and isinstance(field.default, (int, float, str))}
     return _page(request, "new_search.html", "new-search", strategies=STRATEGIES,
-                 defaults={**defaults, "proxy": DEFAULT_PROXY})
+                 defaults={**defaults, "proxy": DEFAULT_PROXY, "device": default_device()},
+                 latency_note=default_latency(store))
 
 
 @router.get("/searches/{search_id}", response_class=HTMLResponse)

@@ -1,27 +1,49 @@
-"""The device registry: devices, and the latency profiles measured on them (``nas profile``).
+"""The device registry: devices, and the latency profiles measured on them (``nas profile``) or fitted
+from whole networks timed end to end on them (``POST /devices/{name}/measurements``).
 
 A profile is uploaded as its JSON document, the request body itself (never pickle), up to
 ``NAS_MAX_UPLOAD_BYTES``. It gets the checks of ``nas.latency.validate_profile``; a refusal lists
 every problem by field, and nothing is stored. An admitted profile becomes the device's next version
-for its search space.
+for its search space. Measurements come as JSON or as a CSV of ``arch,ms`` rows; a refusal names each
+bad row, and nothing is stored (not even the device).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 import searchspaces
 from api import errors
 from api.deps import get_store
-from api.schemas import DeviceCreate, DeviceOut, ProfileSummary
-from nas.latency import DEFAULT_DEVICE, Profile, ProfileError, read_shipped, validate_profile
+from api.schemas import (
+    DeviceCreate,
+    DeviceFields,
+    DeviceOut,
+    FitQuery,
+    FittedProfileOut,
+    MeasurementsIn,
+    ProfileSummary,
+)
+from nas.latency import (
+    DEFAULT_DEVICE,
+    MeasurementError,
+    Profile,
+    ProfileError,
+    fit_profile,
+    read_shipped,
+    validate_profile,
+)
+from nas.latency.measurements import read_csv
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
+from nas.storage.here import ShippedDevice, add_fitted, fittable
 
 router = APIRouter(tags=["devices"])
 
@@ -65,13 +87,24 @@ def _required_keys(space: str, resolutions: tuple[int, ...], num_classes: int | 
     return len(searchspaces.get(space).all_blocks(resolutions, num_classes))
 
 
-def _profile_out(record: ProfileRecord, num_classes: int | None = None) -> dict:
-    required = _required_keys(record.search_space, tuple(record.resolutions), num_classes)
+def _facts(profile: Profile) -> dict:
+    """What a profile's summary shows beyond its stored record, read from its document."""
+    check = profile.validation
+    return {
+        "num_classes": profile.num_classes,
+        "validation": {k: v for k, v in (("method", check.method), ("spearman", check.spearman)) if v is not None},
+        "fit": profile.fit.model_dump(include={"method", "n", "reference", "tool"}) if profile.fit else None,
+    }
+
+
+def _profile_out(record: ProfileRecord, facts: dict) -> dict:
+    required = _required_keys(record.search_space, tuple(record.resolutions), facts["num_classes"])
+    validation = None if record.validation is None else {**record.validation, **facts["validation"]}
     return {
         "id": record.id, "device": record.device, "search_space": record.search_space, "version": record.version,
         "runtime": record.runtime, "resolutions": record.resolutions, "block_keys": record.num_keys,
         "required_keys": required, "coverage": min(1.0, record.num_keys / required) if required else 1.0,
-        "validation": record.validation, "created_at": record.created_at.isoformat(),
+        "validation": validation, "fit": facts["fit"], "created_at": record.created_at.isoformat(),
     }
 
 
@@ -80,24 +113,30 @@ def _device_out(store: Store, name: str) -> dict:
     return {
         "name": device.name, "hardware": device.hardware, "description": device.description,
         "shipped": device.shipped, "created_at": device.created_at.isoformat(),
-        "profiles": [_profile_out(p, _num_classes(store, p)) for p in store.list_profiles(name)],
+        "profiles": [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name)],
     }
 
 
-# Profiles never change once stored, so each one's class count (which the head's keys depend on) is
-# read from its document once per process.
-_CLASSES: dict[tuple[str, int], int] = {}
+# Profiles never change once stored, so what a summary reads from each one's document (the class count
+# the head's keys depend on, how it was made) is read once per process.
+_FACTS: dict[tuple[str, int], dict] = {}
 
 
-def _num_classes(store: Store, record: ProfileRecord) -> int:
+def _stored_facts(store: Store, record: ProfileRecord) -> dict:
     key = (str(store.url), record.id)
-    if key not in _CLASSES:
-        _CLASSES[key] = store.load_profile(record.id).num_classes
-    return _CLASSES[key]
+    if key not in _FACTS:
+        _FACTS[key] = _facts(store.load_profile(record.id))
+    return _FACTS[key]
 
 
 def _not_found(error: NotFound) -> HTTPException:
     return HTTPException(status_code=404, detail=f"name: {error}")
+
+
+def _check_space(space: str, loc: list[str]) -> None:
+    if space not in searchspaces.names():
+        known = ", ".join(searchspaces.names())
+        raise errors.invalid(loc, f"space: unknown search space {space!r}; known spaces: {known}")
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201,
@@ -137,11 +176,10 @@ def list_profiles(
     store: Store = Depends(get_store),
 ) -> list[dict]:
     """The device's profiles, oldest version first, with coverage and validation figures."""
-    if space is not None and space not in searchspaces.names():
-        known = ", ".join(searchspaces.names())
-        raise errors.invalid(["query", "space"], f"space: unknown search space {space!r}; known spaces: {known}")
+    if space is not None:
+        _check_space(space, ["query", "space"])
     try:
-        return [_profile_out(p, _num_classes(store, p)) for p in store.list_profiles(name, space)]
+        return [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name, space)]
     except NotFound as error:
         raise _not_found(error) from None
 
@@ -172,10 +210,139 @@ def _admit_profile(store: Store, name: str, body: bytes) -> dict:
     if profile.device.name != name:
         raise errors.invalid(["body", "device", "name"], kind="profile", message=(
             f"device.name: the profile was measured as {profile.device.name!r}, uploaded to {name!r}"))
-    return _profile_out(store.add_profile(name, profile), profile.num_classes)
+    return _profile_out(store.add_profile(name, profile), _facts(profile))
 
 
 def _field_of(problem: str) -> list[str]:
     head, sep, _ = problem.partition(": ")
     return [part for part in head.split(".") if part] if sep and " " not in head else []
 
+
+# --- profiles fitted from end-to-end measurements ----------------------------------------------------
+
+EXAMPLE_ARCHS = {  # NAS-Bench-201 cells, their times of a phone CPU's order
+    "|skip_connect~0|+|avg_pool_3x3~0|none~1|+|nor_conv_1x1~0|none~1|nor_conv_3x3~2|": 2.1,
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|": 4.6,
+    "|none~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|": 3.9,
+    "|nor_conv_1x1~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|nor_conv_1x1~1|none~2|": 1.6,
+    "|none~0|+|none~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|skip_connect~2|": 1.2,
+    "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|": 3.4,
+}
+CONTENT_TYPES = ("application/json", "text/csv")
+# A row named in a refusal (nas.latency.measurements): "line 4 (arch '...'): ms must be ..." from a CSV,
+# "measurements[3] (arch '...'): not a network of space ..." from JSON.
+ROW_PROBLEM = re.compile(r"^(?:line (?P<line>\d+)|measurements\[(?P<index>\d+)\])(?: \(arch .*?\))?: (?P<reason>.*)",
+                         re.DOTALL)
+REASON_FIELDS = (("ms ", "ms"), ("timed ", "ms"), ("arch ", "arch"), ("not a network", "arch"))
+
+
+def _measurements_body() -> dict:
+    schema = MeasurementsIn.model_json_schema()
+    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    csv = "arch,ms\n" + "".join(f"{arch},{ms}\n" for arch, ms in EXAMPLE_ARCHS.items())
+    return {"required": True, "content": {
+        "application/json": {"schema": schema, "example": {
+            "space": "nasbench201", "runtime": "tflite", "hardware": "Pixel 7, Tensor G2, big cores",
+            "measurements": [{"arch": arch, "ms": ms} for arch, ms in EXAMPLE_ARCHS.items()]}},
+        "text/csv": {"schema": {"type": "string", "description": (
+            "a header `arch,ms`, then one whole network a row: its canonical arch string and its end-to-end "
+            "latency in ms; the space (required) and the device's fields go in the query")}, "example": csv},
+    }}
+
+
+@router.post(
+    "/devices/{name}/measurements", response_model=FittedProfileOut, status_code=201,
+    responses={409: errors.error("a shipped device: its profiles ship with the service"),
+               413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES"),
+               415: errors.error("the body is neither application/json nor text/csv")},
+    openapi_extra={"requestBody": _measurements_body()},
+)
+async def fit_measurements(name: DeviceName, request: Request, query: Annotated[FitQuery, Query()],
+                           store: Store = Depends(get_store)) -> dict:
+    """Register a profile fitted from whole networks timed end to end on the device (JSON, or CSV `arch,ms`
+    with `space` in the query): the device's next profile version for the space, with the fit's
+    leave-one-out figures. The device is registered if new; a shipped device is refused."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind not in CONTENT_TYPES:
+        raise HTTPException(status_code=415, detail=(
+            f"content-type: send application/json or text/csv (arch,ms rows), got {kind or 'none'!r}"))
+    body = await request.body()
+    return await run_in_threadpool(_fit_and_store, store, name, kind == "text/csv", body, query)
+
+
+def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQuery) -> dict:
+    try:
+        fittable(store, name)
+    except ShippedDevice as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    space, rows, fields = _read_csv(body, query) if csv else _read_json(body, query)
+    tool = fields.pop("tool", None)
+    try:
+        profile = fit_profile(space, rows, device={**fields, "name": name}, tool=tool)
+    except MeasurementError as error:
+        raise HTTPException(status_code=422, detail=[_row_problem(p, csv) for p in error.problems]) from None
+    except ProfileError as error:
+        raise HTTPException(status_code=422, detail=[
+            {"loc": ["body", *_field_of(p)], "msg": p, "type": "profile"} for p in error.problems]) from None
+    except LookupError as error:  # an unknown space: checked before, kept for a space unregistered since
+        raise errors.invalid(["query" if csv else "body", "space"], f"space: {error}") from None
+    except ValueError as error:
+        raise errors.invalid(["body"], str(error)) from None
+    try:
+        record, created = add_fitted(store, name, profile, fields.get("hardware", ""))
+    except ShippedDevice as error:  # registered as shipped meanwhile (a restart of a newer release)
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    out = _profile_out(record, _facts(profile))
+    points = [p.model_dump(include={"arch", "measured_ms", "predicted_ms"}) for p in profile.validation.networks]
+    return {**out, "device_created": created, "networks": points}
+
+
+def _read_json(body: bytes, query: FitQuery) -> tuple[str, list, dict]:
+    given = sorted(query.model_dump(exclude_none=True))
+    if given:
+        raise HTTPException(status_code=422, detail=[
+            {"loc": ["query", field], "msg": f"{field}: with a JSON body, give it in the body", "type": "value_error"}
+            for field in given])
+    try:
+        request = MeasurementsIn.model_validate_json(body)
+    except ValidationError as error:
+        raise HTTPException(status_code=422, detail=[_pydantic_problem(e, "body") for e in error.errors()]) from None
+    _check_space(request.space, ["body", "space"])
+    rows = [(f"measurements[{i}]", m.arch, m.ms) for i, m in enumerate(request.measurements)]
+    return request.space, rows, request.model_dump(exclude={"space", "measurements"}, exclude_none=True)
+
+
+def _read_csv(body: bytes, query: FitQuery) -> tuple[str, list, dict]:
+    fields = query.model_dump(exclude={"space"}, exclude_none=True)
+    try:
+        fields = DeviceFields.model_validate(fields).model_dump(exclude_none=True)
+    except ValidationError as error:
+        raise HTTPException(status_code=422, detail=[_pydantic_problem(e, "query") for e in error.errors()]) from None
+    if query.space is None:
+        raise errors.invalid(["query", "space"], "space: required with a text/csv body; known spaces: "
+                             + ", ".join(searchspaces.names()))
+    _check_space(query.space, ["query", "space"])
+    try:
+        rows = read_csv(body, source="CSV body")
+    except MeasurementError as error:
+        raise HTTPException(status_code=422, detail=[_row_problem(p, True) for p in error.problems]) from None
+    return query.space, rows, fields
+
+
+def _pydantic_problem(item: dict, where: str) -> dict:
+    # Without the input: a NaN there would make the refusal itself unserialisable (a 500).
+    loc = list(item["loc"])
+    if loc[:1] == ["measurements"] and len(loc) > 1:
+        named = f"measurements[{loc[1]}]" + "".join(f".{part}" for part in loc[2:])
+    else:
+        named = ".".join(str(part) for part in loc)
+    return {"loc": [where, *loc], "msg": f"{named}: {item['msg']}" if named else item["msg"], "type": item["type"]}
+
+
+def _row_problem(problem: str, csv: bool) -> dict:
+    found = ROW_PROBLEM.match(problem)
+    if found is None:
+        return {"loc": ["body"] if csv else ["body", "measurements"], "msg": problem, "type": "measurement"}
+    row = f"line {found['line']}" if csv else int(found["index"])
+    fields = [field for start, field in REASON_FIELDS if found["reason"].startswith(start)][:1]
+    return {"loc": ["body", *([] if csv else ["measurements"]), row, *fields], "msg": problem, "type": "measurement"}

@@ -14,6 +14,8 @@ import searchspaces
 from api import errors
 from api.deps import get_store
 from api.schemas import CandidateOut, CandidatePage, SearchOut, SearchPlot
+from nas.latency.local import is_local
+from nas.latency.shipped import reference_table
 from nas.proxies import FLOOR
 from nas.search.persist import stored_dataset
 from nas.search.request import SearchRequest
@@ -24,9 +26,11 @@ from nas.storage import (
     CandidateRecord,
     InvalidTransition,
     NotFound,
+    ProfileRecord,
     SearchRecord,
     Store,
 )
+from nas.storage.here import ensure_local_device
 
 router = APIRouter(tags=["searches"])
 
@@ -41,6 +45,8 @@ def _search_out(store: Store, record: SearchRecord) -> dict:
     return {
         "id": record.id, "status": record.status, "space": record.space, "device": record.device,
         "profile_version": record.request.get("profile_version"), "strategy": record.strategy,
+        "waiting": (f"this machine's calibration for {record.space} (timing networks here)"
+                    if record.status == "queued" and record.profile_id is None else None),
         "budget": record.budget, "seed": record.seed, "evaluated": record.evaluated,
         "progress": record.evaluated / record.budget if record.budget else 0.0,
         "hypervolume": record.hypervolume, "history": record.history,
@@ -70,6 +76,19 @@ def _invalid(field: str, message: str) -> HTTPException:
     return errors.invalid(["body", field], message)
 
 
+def _profile(store: Store, body: SearchRequest) -> ProfileRecord | None:
+    """The device's profile the search will use; ``None`` for this machine's own device before its
+    profile of the space is fitted (the search waits in the queue for it)."""
+    try:
+        return store.get_profile(body.device, body.space, body.profile_version)
+    except NotFound as error:
+        if is_local(body.device) and body.profile_version is None:
+            ensure_local_device(store)
+            return None
+        field = "profile_version" if body.profile_version else "device"
+        raise _invalid(field, f"{field}: {error}") from None
+
+
 @router.post("/searches", response_model=SearchOut, status_code=202,
              responses={413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")})
 def submit_search(body: SearchRequest, request: Request, store: Store = Depends(get_store)) -> dict:
@@ -82,17 +101,15 @@ def submit_search(body: SearchRequest, request: Request, store: Store = Depends(
     except ValueError as error:
         field = str(error).partition(":")[0].split(".")[-1].strip() or "body"
         raise _invalid(field, str(error)) from None
+    profile = _profile(store, body)
+    num_classes = store.load_profile(profile.id).num_classes if profile else reference_table(body.space).num_classes
     try:
-        profile = store.get_profile(body.device, body.space, body.profile_version)
-    except NotFound as error:
-        field = "profile_version" if body.profile_version else "device"
-        raise _invalid(field, f"{field}: {error}") from None
-    try:
-        stored_dataset(store, config.proxy, store.load_profile(profile.id).num_classes, load=False)
+        stored_dataset(store, config.proxy, num_classes, load=False)
     except ValueError as error:
         raise _invalid(str(error).partition(":")[0], str(error)) from None
-    stored = {**body.model_dump(), "profile_version": profile.version}
-    record = store.create_search(stored, space=config.space, device=body.device, profile_id=profile.id,
+    stored = {**body.model_dump(), "profile_version": profile.version if profile else None}
+    record = store.create_search(stored, space=config.space, device=body.device,
+                                 profile_id=profile.id if profile else None,
                                  strategy=config.strategy, budget=config.budget, seed=config.seed)
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:

@@ -1,18 +1,27 @@
 """Device latency profiles: the format, the profiler, the predictor and the shipped tables.
 
 Entry points: ``load_profile(path)``, ``default_profile(space_name)`` (the shipped table of this host's
-CPU, ``default_device()``), ``predict(profile, arch)``,
-``predict_many(profile, archs)`` and ``profile_space(...)`` (what ``nas profile`` runs).
+CPU, ``default_device()``), ``predict(profile, arch)``, ``predict_many(profile, archs)``,
+``profile_space(...)`` (what ``nas profile`` runs) and ``fit_profile(space, measurements)`` (a profile
+fitted from whole networks timed end to end, what ``nas devices fit`` runs).
 """
 
 from __future__ import annotations
 
 import os
 
+from nas.latency.fit import MINIMUM_MEASUREMENTS, fit_profile
+from nas.latency.measurements import MeasurementError
 from nas.latency.predict import MissingBlocksError, block_sums, predict, predict_many
 from nas.latency.profiler import profile_space
 from nas.latency.schema import SCHEMA_VERSION, Profile, ProfileError, validate_profile
-from nas.latency.shipped import DEFAULT_DEVICE, default_device, default_profile, read_shipped, shipped_files
+from nas.latency.shipped import (
+    DEFAULT_DEVICE,
+    default_device,
+    default_profile,
+    read_shipped,
+    shipped_files,
+)
 
 
 def load_profile(path: str | os.PathLike) -> Profile:
@@ -27,6 +36,8 @@ def load_profile(path: str | os.PathLike) -> Profile:
 
 __all__ = [
     "DEFAULT_DEVICE",
+    "MINIMUM_MEASUREMENTS",
+    "MeasurementError",
     "MissingBlocksError",
     "Profile",
     "ProfileError",
@@ -34,6 +45,7 @@ __all__ = [
     "block_sums",
     "default_device",
     "default_profile",
+    "fit_profile",
     "load_profile",
     "predict",
     "predict_many",

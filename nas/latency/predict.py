@@ -8,10 +8,18 @@ profile may have them, a measured one has none); times ``speed_check.factor`` wh
 timed again since it was profiled (``nas speed-check``). Once-for-all keeps two near-duplicate
 predictors; here ``predict`` is ``predict_many`` on one candidate. A candidate with a block the
 profile lacks is an error naming the missing keys, never a silent zero.
+
+The fast path (issue 24): a canonical string is cut into the parts of ``space.block_parts`` (a
+layer's token in its position, a cell's node), each part's blocks are priced once per profile into a
+row of kind sums, and a candidate's kind sums are the sum of its parts' rows. Anything that path
+cannot price (a bad string, a missing key) goes the per-key way, ``decode`` then ``space.blocks``,
+which raises the error the caller would always have had.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -33,12 +41,38 @@ class MissingBlocksError(ValueError):
         )
 
 
+# Parts priced per profile before the cache is dropped (at the start of a call): the default
+# ``block_parts`` makes one part per string, which a space of 1e20 candidates would never stop adding.
+MAX_PARTS = 1 << 18
+# Parts whose block keys are remembered across profiles (MobileNetV3, the most, has 644 per class count).
+MAX_PART_KEYS = 1 << 13
+# Candidates' structural features remembered (by space and string or arch) across calls and profiles.
+MAX_FEATURES = 1 << 16
+
+
+class _SlowPath(Exception):
+    """The fast path cannot price this batch (a part with a key the profile lacks)."""
+
+
+class _Parts:
+    """The kind sums of the parts of one space priced so far, one row each. Dropping the cache makes
+    a new one, so a call under way keeps the rows it read; a lock keeps two threads from one row."""
+
+    def __init__(self, space: searchspaces.SearchSpace, kinds: int) -> None:
+        self.space = space
+        self.rows: dict[str, int] = {}
+        self.sums = np.zeros((256, kinds), dtype=np.float64)
+        self.lock = threading.Lock()
+
+
 class _Table:
-    """The profile's entries as one array indexed by key, and each key's kind (a column)."""
+    """The profile's entries as one array indexed by key, and each key's kind (a column); and the
+    parts (``space.block_parts``) priced so far."""
 
     def __init__(self, profile: Profile) -> None:
         keys = sorted(profile.entries)
         kind_of = profile.kinds()
+        self.owner = id(profile)  # a model_copy shares this object: it must not use it
         self.kinds = sorted(set(kind_of.values()))
         column = {kind: j for j, kind in enumerate(self.kinds)}
         self.index = {key: i for i, key in enumerate(keys)}
@@ -46,10 +80,42 @@ class _Table:
         self.kind_index = np.array([column[kind_of[key]] for key in keys], dtype=np.intp)
         scales = profile.calibration.kind_scales or {}
         self.scales = np.array([scales.get(kind, 1.0) for kind in self.kinds], dtype=np.float64)
+        self.num_classes = profile.num_classes
+        self.parts = _Parts(searchspaces.get(profile.search_space), len(self.kinds))
+
+    def parts_for(self, space: searchspaces.SearchSpace) -> _Parts:
+        """The priced parts of ``space``, started afresh for another space object of the same name
+        (its parts may differ) or when there are more than ``MAX_PARTS``."""
+        parts = self.parts
+        if parts.space is not space or len(parts.rows) > MAX_PARTS:
+            parts = self.parts = _Parts(space, len(self.kinds))
+        return parts
+
+    def price(self, parts: _Parts, part: str) -> int:
+        """Price one part (``ValueError`` for a part of a bad string) and return its row."""
+        cols = [self.index.get(key) for key in _part_keys(parts.space, part, self.num_classes)]
+        if None in cols:
+            raise _SlowPath
+        cols = np.asarray(cols, dtype=np.intp)
+        with parts.lock:
+            if part in parts.rows:
+                return parts.rows[part]
+            row = len(parts.rows)
+            if row == len(parts.sums):  # readers take rows only once published, from the new array
+                parts.sums = np.concatenate([parts.sums, np.zeros_like(parts.sums)])
+            np.add.at(parts.sums[row], self.kind_index[cols], self.values[cols])
+            parts.rows[part] = row
+        return row
+
+
+@functools.lru_cache(maxsize=MAX_PART_KEYS)
+def _part_keys(space: searchspaces.SearchSpace, part: str, num_classes: int) -> list[str]:
+    """A part's block keys, remembered across profiles (a new profile prices its parts afresh)."""
+    return space.part_blocks(part, num_classes)
 
 
 def _table(profile: Profile) -> _Table:
-    if profile._table is None:
+    if profile._table is None or profile._table.owner != id(profile):
         profile._table = _Table(profile)
     return profile._table
 
@@ -74,6 +140,41 @@ def kind_sums(
     """
     space = _space(profile, space)
     table = _table(profile)
+    try:
+        return table.kinds, _part_sums(table, table.parts_for(space), archs)
+    except (_SlowPath, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        pass  # the per-key path prices the batch or raises what it always raised
+    return table.kinds, _key_sums(profile, table, archs, space)
+
+
+def _part_sums(table: _Table, parts: _Parts, archs: Sequence[Any]) -> np.ndarray:
+    """Kind sums from the rows of each candidate's parts, pricing parts not seen before."""
+    rows, price = parts.rows, table.price
+    parts_of, encode, row_of = parts.space.block_parts, parts.space.encode, rows.__getitem__
+    flat: list[int] = []
+    counts: list[int] = []
+    for arch in archs:
+        names = parts_of(arch if isinstance(arch, str) else encode(arch))
+        counts.append(len(names))
+        start = len(flat)
+        try:
+            flat.extend(map(row_of, names))
+        except KeyError:  # a part not priced yet; the rows before it went in already
+            del flat[start:]
+            flat.extend([rows[name] if name in rows else price(parts, name) for name in names])
+    if not counts:
+        return np.zeros((0, len(table.kinds)), dtype=np.float64)
+    counts_array = np.asarray(counts, dtype=np.intp)
+    starts = np.concatenate([[0], np.cumsum(counts_array[:-1])])
+    sums = np.add.reduceat(parts.sums[np.asarray(flat, dtype=np.intp)], starts, axis=0)
+    sums[counts_array == 0] = 0.0  # reduceat gives an empty segment the next part's row
+    return sums
+
+
+def _key_sums(
+    profile: Profile, table: _Table, archs: Sequence[Any], space: searchspaces.SearchSpace
+) -> np.ndarray:
+    """Kind sums the per-key way: decode, ``space.blocks``, one look-up per key."""
     rows, cols, missing = [], [], set()
     for row, arch in enumerate(archs):
         if isinstance(arch, str):
@@ -90,7 +191,7 @@ def kind_sums(
     sums = np.zeros((len(archs), len(table.kinds)), dtype=np.float64)
     cols = np.asarray(cols, dtype=np.intp)
     np.add.at(sums, (np.asarray(rows, dtype=np.intp), table.kind_index[cols]), table.values[cols])
-    return table.kinds, sums
+    return sums
 
 
 def block_sums(
@@ -120,11 +221,29 @@ def structure_terms(
     names = sorted(coefficients)
     weights = np.array([coefficients[name] for name in names], dtype=np.float64)
     features = np.array(
-        [[feats[name] for name in names] for feats in
-         (space.structure_features(space.decode(a) if isinstance(a, str) else a) for a in archs)],
+        [[feats[name] for name in names] for feats in (_structure_features(space, a) for a in archs)],
         dtype=np.float64,
     ).reshape(len(archs), len(names))
     return features @ weights
+
+
+def _structure_features(space: searchspaces.SearchSpace, arch: Any) -> dict[str, float]:
+    try:
+        return _remembered_features(space, arch)
+    except TypeError:  # an arch that cannot be hashed: not remembered
+        return space.structure_features(space.decode(arch) if isinstance(arch, str) else arch)
+
+
+@functools.lru_cache(maxsize=MAX_FEATURES)
+def _remembered_features(space: searchspaces.SearchSpace, arch: Any) -> dict[str, float]:
+    """A candidate's structural features (a space has few: NAS-Bench-201 has 15,625 cells)."""
+    return space.structure_features(space.decode(arch) if isinstance(arch, str) else arch)
+
+
+def clear_memos() -> None:
+    """Forget the remembered structural features and part keys (for benchmarks of a cold start)."""
+    _remembered_features.cache_clear()
+    _part_keys.cache_clear()
 
 
 def predict_many(

@@ -219,6 +219,16 @@ class Profile(BaseModel):
         """The entry of ``key`` under the profile's statistic."""
         return getattr(self.entries[key], self.measurement.statistic)
 
+    def origin(self) -> str:
+        """How the profile was made and how well it predicted networks it was not fitted on, in words."""
+        v = self.validation
+        held = "leave-one-out" if v.method in ("leave-one-out", "k-fold") else "held-out"
+        check = (f"{v.within_10pct:.0%} of {v.n} {held} networks within ±10%" if v.within_10pct is not None
+                 else "no validation recorded")
+        if self.fit is not None:
+            return f"fitted from {self.fit.n} networks timed end to end ({check})"
+        return f"measured block by block on {self.device.hardware} ({check})"
+
     def kinds(self) -> dict[str, str]:
         """``{block key: its kind}`` for every entry (``space.block_kind``)."""
         space = searchspaces.get(self.search_space)

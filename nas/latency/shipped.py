@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from importlib import resources
 
@@ -24,6 +25,7 @@ from nas.latency.schema import Profile, ProfileError, validate_profile
 # table names this host's CPU.
 DEFAULT_DEVICE = "x86-64-2core"
 PACKAGE = "latency_tables"
+ENV_DEFAULT = "NAS_DEFAULT_DEVICE"  # names the default device instead of this host's
 
 # "x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)": architecture, name, family, model.
 # The clock and the vector extension are left out: the first moves with the host's power state, the
@@ -98,16 +100,49 @@ def host_cpu() -> str:
     return describe_hardware()
 
 
-@functools.cache
+def shipped_device_here() -> str | None:
+    """The shipped device whose tables were measured on this host's CPU, or ``None``."""
+    wanted = cpu_signature(host_cpu())
+    if wanted is None:
+        return None
+    return next((d for d, theirs in shipped_hardware().items() if cpu_signature(theirs) == wanted), None)
+
+
+def local_device_name(hardware: str | None = None) -> str:
+    """A device name for this CPU, ``local-amd-epyc-f25m17``: its model name, family and model."""
+    hardware = hardware if hardware is not None else host_cpu()
+    found = cpu_signature(hardware)
+    words = hardware if found is None else f"{found[1]} f{found[2]}m{found[3]}"
+    slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", words.lower())).strip("-")
+    return ("local-" + slug)[:64].rstrip("-.")
+
+
 def default_device() -> str:
-    """The shipped device of this host's CPU (``device_for(host_cpu())``)."""
-    return device_for(host_cpu())
+    """The device a search that names none uses: ``NAS_DEFAULT_DEVICE`` where set, else the shipped
+    device of this host's CPU, else this machine's own device (``local_device_name``), whose profile
+    is fitted here on first need (``nas.latency.local``): never another CPU's table, silently."""
+    chosen = os.environ.get(ENV_DEFAULT, "").strip()
+    return chosen or shipped_device_here() or local_device_name()
 
 
 def default_profile(space_name: str) -> Profile:
-    """The shipped profile for ``space_name`` of this host's CPU (``default_device()``), or of
-    ``DEFAULT_DEVICE`` where that CPU's tables do not cover the space."""
+    """The shipped table of the default device for ``space_name`` where it is a shipped device, else
+    the shipped table nearest this host (``reference_table``: the one a fit of this machine scales;
+    the searches themselves then use the fitted profile, kept in the store)."""
     device = default_device()
-    if (device, space_name) not in shipped_files():
+    if (device, space_name) in shipped_files():
+        return read_shipped(device, space_name)
+    return reference_table(space_name)
+
+
+def reference_table(space_name: str, reference: Profile | str | None = None) -> Profile:
+    """The block table a fit scales: ``reference`` itself, the shipped device it names, or the
+    shipped table of this host's CPU (``DEFAULT_DEVICE``'s where that CPU has none)."""
+    if isinstance(reference, Profile):
+        if reference.search_space != space_name:
+            raise ValueError(f"reference: a table of space {reference.search_space!r}, not {space_name!r}")
+        return reference
+    device = reference or shipped_device_here() or DEFAULT_DEVICE
+    if reference is None and (device, space_name) not in shipped_files():
         device = DEFAULT_DEVICE
     return read_shipped(device, space_name)

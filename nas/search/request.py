@@ -29,9 +29,10 @@ class SearchRequest(BaseModel):
 
     space: str = Field(description="search space (GET /spaces)")
     budget: int = Field(100, ge=1, le=MAX_BUDGET, description="unique candidates to evaluate")
-    device: str = Field(default_device(), pattern=DEVICE_NAME_PATTERN,
+    device: str = Field(default_factory=default_device, pattern=DEVICE_NAME_PATTERN,
                         description="device whose profile predicts latency (GET /devices); default: the "
-                        "shipped device of the server's CPU")
+                        "shipped device of the server's CPU, else the server's own device, fitted from "
+                        "networks timed there on first use (or NAS_DEFAULT_DEVICE)")
     profile_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the device's profile version (default: newest)")
     strategy: str = Field(DEFAULT_STRATEGY, description="random, evolution, nsga2 or tpe")
     seed: int = Field(0, ge=0, le=2**31 - 1)

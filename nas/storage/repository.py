@@ -257,6 +257,19 @@ class Store:
             session.flush()
             return convert.search(search)
 
+    def attach_profile(self, search_id: int, profile_id: int) -> SearchRecord:
+        """Give a queued search that waited for its device's profile (this machine's, being fitted)
+        that profile; it must be of the search's device and space."""
+        with self._sessions.begin() as session:
+            search = self._search(session, search_id, lock=True)
+            profile = session.get(LatencyProfile, profile_id)
+            if profile is None or profile.device_id != search.device_id or profile.search_space != search.space:
+                raise ValueError(f"profile_id: {profile_id} is not a profile of the search's device and space")
+            search.profile_id = profile_id
+            search.request = {**search.request, "profile_version": profile.version}
+            session.flush()
+            return convert.search(search)
+
     def get_search(self, search_id: int) -> SearchRecord:
         with self._sessions.begin() as session:
             return convert.search(self._search(session, search_id))

@@ -126,6 +126,10 @@ def test_the_new_search_form_has_a_field_per_request_field_with_an_error_slot(cl
     html.one("form", id="search-form")
     for field in ("space", "device", "strategy", "proxy", "data"):
         html.one("select", name=field)
+    # the default device is preselected and the page says how its latency table was made
+    assert html.one("select", name="device")["data-default"] == "x86-64-2core"
+    html.one("p", id="default-latency")
+    assert "Default device: <strong>x86-64-2core</strong>" in client.get("/searches/new").text
     for field in ("budget", "latency_max_ms", "seed", "params_max", "flops_max"):
         html.one("input", name=field)
     for field in ("space", "budget", "device", "strategy", "latency_max_ms", "proxy", "seed", "data",

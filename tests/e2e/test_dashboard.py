@@ -369,6 +369,40 @@ def test_devices_register_and_upload(page, service, tmp_path, console_errors):
     assert [(p["search_space"], p["version"]) for p in stored] == [(SPACE, 1)]
 
 
+def test_devices_fit_from_a_csv_shows_the_rows_refused_then_the_fitted_profile(page, service, tmp_path,
+                                                                              console_errors):
+    from nas.latency import DEFAULT_DEVICE
+    from tests.test_cli_fit import csv_text, timed_networks
+
+    device = "browser-fit-npu"
+    console_errors.allow_status(422, rf"/api/v1/devices/{device}/measurements\?")
+    rows = timed_networks(8)
+    lines = csv_text(rows).splitlines()
+    lines[3] = f"{rows[2][0]},NaN"
+    broken, valid = tmp_path / "broken.csv", tmp_path / "times.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    valid.write_text(csv_text(rows))
+    open_page(page, service, "/devices", "devices")
+    expect(page.locator(f'form#fit-form select[name=space] option[value="{SPACE}"]')).to_be_attached()
+    page.fill("form#fit-form [name=name]", device)
+    page.select_option("form#fit-form select[name=space]", SPACE)
+    page.set_input_files("form#fit-form input[type=file][name=measurements]", str(broken))
+    submit_form(page, "fit-form")
+    errors = page.locator("ul#fit-errors li")
+    expect(errors).to_have_count(1)
+    expect(errors).to_contain_text("line 4")
+    assert service.client.get(f"/devices/{device}").status_code == 404
+
+    page.set_input_files("form#fit-form input[type=file][name=measurements]", str(valid))
+    submit_form(page, "fit-form")
+    expect(page.locator("#fit-result")).to_contain_text("fitted from 8 measurements")
+    expect(page.locator("ul#fit-errors")).to_be_hidden()
+    row = page.locator(f'table#devices tr[data-device="{device}"]')
+    expect(row.locator(".origin")).to_contain_text("fitted from 8 measurements")
+    shipped = page.locator(f'table#devices tr[data-device="{DEFAULT_DEVICE}"] .origin').first
+    expect(shipped).to_have_text("measured")
+
+
 def test_compare_overlays_one_trace_per_search(page, service, searches):
     fronts = {s["id"]: service.client.get(f"/searches/{s['id']}/pareto").json() for s in searches}
     open_page(page, service, "/", "searches")

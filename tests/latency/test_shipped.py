@@ -19,7 +19,7 @@ from nas.latency import (
     shipped_files,
 )
 from nas.latency.profiler import describe_hardware, merge_sessions
-from nas.latency.shipped import cpu_signature, device_for, shipped_hardware
+from nas.latency.shipped import cpu_signature, device_for, local_device_name, shipped_device_here, shipped_hardware
 
 DEVICES = sorted({device for device, _ in shipped_files()})
 ZEN1 = "x86-64-2core-zen1"
@@ -73,9 +73,14 @@ def test_the_default_device_is_the_one_measured_on_this_cpu(hardware, device):
 
 
 @pytest.mark.parametrize("name", searchspaces.names())
-def test_default_profile_is_this_hosts_table(name):
-    assert default_device() == device_for(describe_hardware())
+def test_default_profile_is_the_default_devices_table(name, monkeypatch):
     assert default_profile(name).to_json() == read_shipped(default_device(), name).to_json()
+    monkeypatch.delenv("NAS_DEFAULT_DEVICE")
+    here = shipped_device_here()
+    assert here is None or here == device_for(describe_hardware())
+    assert default_device() == (here or local_device_name())
+    # a fit of this machine scales the nearest shipped table, never a fitted one
+    assert default_profile(name).device.name == (here or DEFAULT_DEVICE)
 
 
 def test_unknown_shipped_profiles_are_named():

@@ -1,5 +1,7 @@
-// Devices: the registry from GET /api/v1/devices with every profile version's coverage and
-// validation, a form to register a device, and one to upload a profile document (the file is the body).
+// Devices: the registry from GET /api/v1/devices with every profile version's coverage, validation and
+// origin (measured, or fitted from end-to-end measurements), a form to register a device, one to upload a
+// profile document (the file is the body), and one to fit a device from a CSV of arch,ms (the file is
+// the body, text/csv).
 "use strict";
 
 (() => {
@@ -8,6 +10,7 @@
   const deviceForm = document.getElementById("device-form");
   const profileForm = document.getElementById("profile-form");
   const select = profileForm.elements.device;
+  const fitForm = document.getElementById("fit-form");
 
   function profileItem(p) {
     const v = p.validation || {};
@@ -20,7 +23,19 @@
       el("span", { class: "within", title: "share of validation networks predicted within ±10 %" },
          `±10 %: ${fmt.pct(v.within_10pct)}`),
       el("span", { class: "mape", title: `mean absolute percentage error on ${v.n ?? 0} networks` },
-         `MAPE ${fmt.pct(v.mape)}`));
+         `MAPE ${fmt.pct(v.mape)}`),
+      origin(p));
+  }
+
+  // How the profile was made: block by block (nas profile), or fitted from whole networks timed end to end.
+  function origin(p) {
+    if (!p.fit) {
+      return el("span", { class: "origin", title: "measured block by block with nas profile" }, "measured");
+    }
+    const v = p.validation || {};
+    return el("span", { class: "origin fitted", title: p.fit.method },
+      `fitted from ${p.fit.n} measurements (leave-one-out Spearman ${fmt.score(v.spearman)}, `
+      + `±10 %: ${fmt.pct(v.within_10pct)})`);
   }
 
   function deviceRow(d) {
@@ -87,5 +102,39 @@
     await refresh();
   });
 
+  async function loadSpaces() {
+    const spaces = await read("/api/v1/spaces", "list the search spaces");
+    if (!spaces) return;
+    fitForm.elements.space.replaceChildren(...spaces.map((s) => el("option", { value: s.name }, s.name)));
+  }
+
+  fitForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const errors = document.getElementById("fit-errors");
+    const { name, space, hardware } = fitForm.elements;
+    const file = fitForm.elements.measurements.files[0];
+    note("fit-result", null);
+    const missing = [!name.value.trim() && "name: give the device's name", !space.value && "space: choose a space",
+                     !file && "measurements: choose a CSV file"].filter(Boolean);
+    if (missing.length) {
+      showProblems(errors, missing.map((msg) => ({ field: "", msg })));
+      return;
+    }
+    const query = new URLSearchParams({ space: space.value });
+    if (hardware.value.trim()) query.set("hardware", hardware.value.trim());
+    const result = await api(`/api/v1/devices/${encodeURIComponent(name.value.trim())}/measurements?${query}`,
+                             { method: "POST", headers: { "content-type": "text/csv" }, body: file });
+    showProblems(errors, result.problems);
+    if (!result.ok) return;
+    const p = result.data;
+    const v = p.validation || {};
+    note("fit-result", `${p.device_created ? `Registered ${p.device}; stored` : "Stored"} its ${p.search_space} `
+      + `profile, version ${p.version}: fitted from ${p.fit.n} measurements; leave-one-out Spearman `
+      + `${fmt.score(v.spearman)}, MAPE ${fmt.pct(v.mape)}, ${fmt.pct(v.within_10pct)} within ±10 %.`);
+    fitForm.elements.measurements.value = "";
+    await refresh();
+  });
+
+  loadSpaces();
   refresh();
 })();

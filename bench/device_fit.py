@@ -1,0 +1,119 @@
+"""How well a device fitted from N measured networks predicts the rest, on HELP's 27 device settings.
+
+    .venv/bin/python bench/device_fit.py [--ns 5,10,20,50] [--draws 20] [--write]
+
+For each device setting of HELP's NAS-Bench-201 latencies (all 15,625 cells; see bench/help_latency.py)
+and each N: draw N cells at random (fixed seeds), fit with ``nas.latency.fit_profile`` leaving the
+device's own family (all its batch sizes) out of the bank, predict every other cell with
+``predict_many`` and score Spearman, MAPE and the share within +-10%. Beside it, on the same draws,
+the op-count least-squares baseline (intercept + the cell's count of each operation), and HELP's
+published 10-sample Spearman. No timing: the data is fixed, so this machine's speed cannot enter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import help_latency
+from _docs import write_section
+
+sys.path.insert(0, str(help_latency.ROOT))
+import searchspaces  # noqa: E402
+from nas.latency import fit_profile, predict_many  # noqa: E402
+from nas.stats import spearman  # noqa: E402
+
+# HELP (Lee et al., NeurIPS 2021), Table 2: Spearman from 10 measured networks on unseen devices.
+HELP_PUBLISHED = {"pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940, "fpga": 0.985,
+                  "titan_rtx_1": 0.987, "gold_6226": 0.989}
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def scores(predicted: np.ndarray, measured: np.ndarray) -> tuple[float, float, float]:
+    ape = np.abs(predicted / measured - 1.0)
+    return spearman(predicted, measured), float(ape.mean()), float((ape <= 0.10).mean())
+
+
+def op_counts(archs: list[str]) -> np.ndarray:
+    space = searchspaces.get("nasbench201")
+    return np.array([[1.0] + [space.decode(a).count(op) for op in OPS[1:]] for a in archs])
+
+
+def evaluate(devices, archs, latency, n: int, draws: int) -> list[dict]:
+    counts = op_counts(archs)
+    rows = []
+    for j, device in enumerate(devices):
+        ours, base = [], []
+        for draw in range(draws):
+            rng = np.random.default_rng(10_000 * n + draw)
+            picked = rng.choice(len(archs), n, replace=False)
+            rest = np.setdiff1d(np.arange(len(archs)), picked)
+            measured = latency[:, j]
+            profile = fit_profile("nasbench201", [(archs[i], measured[i]) for i in picked],
+                                  device=device.replace("_", "-"), bank_exclude={help_latency.family(device)})
+            predicted = np.maximum(predict_many(profile, [archs[i] for i in rest]), 1e-6)
+            ours.append(scores(predicted, measured[rest]))
+            coef, *_ = np.linalg.lstsq(counts[picked], measured[picked], rcond=None)
+            base.append(scores(np.maximum(counts[rest] @ coef, 1e-6), measured[rest]))
+        rows.append({"device": device, "ours": np.mean(ours, axis=0), "base": np.mean(base, axis=0)})
+    return rows
+
+
+def table(results: dict[int, list[dict]]) -> str:
+    ns = sorted(results)
+    head = "| device | " + " | ".join(f"N={n}: Spearman / ±10% (baseline)" for n in ns) + " | HELP, 10 |"
+    lines = [head, "|---" * (len(ns) + 2) + "|"]
+    devices = [r["device"] for r in results[ns[0]]]
+    for i, device in enumerate(devices):
+        cells = []
+        for n in ns:
+            o, b = results[n][i]["ours"], results[n][i]["base"]
+            cells.append(f"{o[0]:.3f} / {o[2]:.0%} ({b[0]:.3f} / {b[2]:.0%})")
+        help_figure = HELP_PUBLISHED.get(device)
+        lines.append(f"| {device} | " + " | ".join(cells) + f" | {help_figure or ''} |")
+    mean_cells, min_cells = [], []
+    for n in ns:
+        ours = np.array([r["ours"] for r in results[n]])
+        base = np.array([r["base"] for r in results[n]])
+        mean_cells.append(f"**{ours[:, 0].mean():.3f} / {ours[:, 2].mean():.0%}** ({base[:, 0].mean():.3f} / "
+                          f"{base[:, 2].mean():.0%})")
+        worst = int(np.argmin(ours[:, 0]))
+        min_cells.append(f"{ours[worst, 0]:.3f} ({results[n][worst]['device']})")
+    lines.append("| mean | " + " | ".join(mean_cells) + f" | {np.mean(list(HELP_PUBLISHED.values())):.3f} (6 devices) |")
+    lines.append("| worst Spearman | " + " | ".join(min_cells) + " | 0.802 |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ns", default="5,10,20,50", help="measured networks per fit, comma-separated")
+    parser.add_argument("--draws", type=int, default=20, help="random draws per device and N")
+    parser.add_argument("--latency", default=str(help_latency.DEFAULT_LATENCY))
+    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    ns = [int(v) for v in args.ns.split(",")]
+    devices, archs, latency = help_latency.load(help_latency.Path(args.latency))
+    started = time.time()
+    results = {}
+    for n in ns:
+        results[n] = evaluate(devices, archs, latency, n, args.draws)
+        ours = np.array([r["ours"] for r in results[n]])
+        print(f"N={n}: mean Spearman {ours[:, 0].mean():.3f}, worst {ours[:, 0].min():.3f}, "
+              f"MAPE {ours[:, 1].mean():.1%}, within ±10% {ours[:, 2].mean():.1%} ({time.time() - started:.0f} s)",
+              flush=True)
+    text = table(results)
+    print(text)
+    if args.write:
+        note = (f"`bench/device_fit.py --ns {args.ns} --draws {args.draws}`: {len(devices)} device settings of HELP's "
+                "NAS-Bench-201 latencies, N cells drawn at random per fit, every other cell predicted. Each cell: "
+                "our fit's mean Spearman / share within ±10%, then in brackets the op-count least-squares "
+                "baseline on the same draws. The device's own family is left out of the bank.")
+        write_section("device_fit", "Fitting a device from N measurements (NAS-Bench-201, fixed data)",
+                      note + "\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()

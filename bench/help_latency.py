@@ -1,0 +1,96 @@
+"""HELP's NAS-Bench-201 latencies (all 15,625 cells on 27 device settings) and the bank made from them.
+
+    .venv/bin/python bench/help_latency.py --write-bank   # refresh latency_tables/nb201_device_bank.json
+
+The data: ../shared/zc_ground_truth/data/nb201_latency_help/nb201_latency_derived.csv (HayeonLee/HELP,
+MIT licence; see its SOURCES.md), or --latency PATH. ``bench/device_fit.py`` evaluates fits on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_LATENCY = ROOT.parent / "shared/zc_ground_truth/data/nb201_latency_help/nb201_latency_derived.csv"
+BANK = ROOT / "latency_tables/nb201_device_bank.json"
+BATCH_SUFFIXES = ("_1", "_32", "_256")
+
+
+def family(device: str) -> str:
+    """A device setting's device: ``titan_rtx_32`` -> ``titan_rtx`` (its batch sizes are one device)."""
+    for suffix in BATCH_SUFFIXES:
+        if device.endswith(suffix):
+            return device[: -len(suffix)]
+    return device
+
+
+def load(path: Path = DEFAULT_LATENCY) -> tuple[list[str], list[str], np.ndarray]:
+    """(device settings, arch strings in NB201 index order, latency ms [cells x devices])."""
+    if not path.exists():
+        raise SystemExit(f"--latency: {path} not found (HELP's latencies; see shared/zc_ground_truth/SOURCES.md)")
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    devices = header[2:]
+    archs = [row[1] for row in rows]
+    return devices, archs, np.array([[float(v) for v in row[2:]] for row in rows])
+
+
+def design_rows(archs: list[str]):
+    """The fit's design for NAS-Bench-201 on the default reference, and its rows for ``archs``."""
+    import searchspaces
+    from nas.latency import linear
+    from nas.latency.shipped import reference_table
+
+    space = searchspaces.get("nasbench201")
+    table = linear.floored(reference_table("nasbench201"))
+    plan = linear.design(table, space)
+    return plan, linear.features(table, plan, archs, space)
+
+
+def bank_weights(rows: np.ndarray, latency: np.ndarray) -> np.ndarray:
+    """Each device's weights on all cells: relative least squares on its times over their mean
+    (minimum-norm where columns are collinear, as the constant kinds of NAS-Bench-201 are)."""
+    out = []
+    for column in latency.T:
+        target = column / column.mean()
+        w = 1.0 / target
+        theta, *_ = np.linalg.lstsq(rows * w[:, None], target * w, rcond=None)
+        out.append(theta)
+    return np.array(out)
+
+
+def write_bank(path: Path) -> None:
+    devices, archs, latency = load(path)
+    plan, rows = design_rows(archs)
+    weights = bank_weights(rows, latency)
+    document = {
+        "space": "nasbench201",
+        "source": "HELP (Lee et al., NeurIPS 2021), github.com/HayeonLee/HELP data/nasbench201/latency, "
+                  "MIT licence, Copyright (c) 2021 Hayeon Lee; raspi4, pixel3, eyeriss and fpga are "
+                  "HW-NAS-Bench's (Li et al., ICLR 2021, MIT licence). Only fitted weights are kept here.",
+        "made_by": "bench/help_latency.py --write-bank",
+        "features": list(plan.names),
+        "devices": {d: {"family": family(d), "mean_ms": float(latency[:, j].mean()),
+                        "weights": [round(float(v), 8) for v in weights[j]]} for j, d in enumerate(devices)},
+    }
+    BANK.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"wrote {BANK.relative_to(ROOT)}: {len(devices)} device settings x {len(plan.names)} weights")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=Path, default=DEFAULT_LATENCY)
+    parser.add_argument("--write-bank", action="store_true", help="refresh the shipped bank")
+    args = parser.parse_args()
+    if args.write_bank:
+        write_bank(args.latency)

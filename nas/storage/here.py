@@ -1,0 +1,81 @@
+"""This machine's own device in the registry: registered when it is the default, its profile of a
+space fitted here on first need (``nas.latency.local``) and stored as the device's next version."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from nas import latency
+from nas.latency.local import Timer, calibrate_here, is_local
+from nas.latency.shipped import host_cpu, local_device_name
+from nas.storage.records import AlreadyExists, NotFound, ProfileRecord
+from nas.storage.repository import Store
+
+DESCRIPTION = "this machine: each space's profile fitted from networks timed end to end here, on first need"
+
+
+def ensure_local_device(store: Store) -> str | None:
+    """Register this machine's device when it is the default (its CPU has no shipped table);
+    returns its name, or ``None`` where the default is another device."""
+    name = latency.default_device()
+    if not is_local(name):
+        return None
+    try:
+        store.add_device(name, hardware=host_cpu()[:200], description=DESCRIPTION)
+    except AlreadyExists:
+        pass
+    return name
+
+
+def has_profile(store: Store, device: str, space: str) -> bool:
+    try:
+        store.get_profile(device, space)
+    except NotFound:
+        return False
+    return True
+
+
+def local_profile(store: Store, space: str, *, progress: Callable[[int, int], None] | None = None,
+                  timer: Timer | None = None) -> ProfileRecord:
+    """This machine's stored profile for ``space``, fitted here first if it has none."""
+    name = local_device_name()
+    try:
+        store.get_device(name)
+    except NotFound:
+        store.add_device(name, hardware=host_cpu()[:200], description=DESCRIPTION)
+    try:
+        return store.get_profile(name, space)
+    except NotFound:
+        return store.add_profile(name, calibrate_here(space, progress=progress, timer=timer))
+
+
+class ShippedDevice(ValueError):
+    """A fitted profile for a device the project ships: its profiles are not changed."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"name: {name!r} is a shipped device, measured by the project; its profiles are not "
+                         "changed. Fit your device under a name of its own")
+
+
+def fittable(store: Store, name: str) -> bool:
+    """Whether device ``name`` exists already; ``ShippedDevice`` where it is a shipped one."""
+    try:
+        device = store.get_device(name)
+    except NotFound:
+        return False
+    if device.shipped:
+        raise ShippedDevice(name)
+    return True
+
+
+def add_fitted(store: Store, name: str, profile: latency.Profile, hardware: str = "") -> tuple[ProfileRecord, bool]:
+    """Store a fitted profile as the device's next version, registering the device first if it is new
+    (one registered by a concurrent request meanwhile is added to); returns it and whether the device
+    was created."""
+    created = not fittable(store, name)
+    if created:
+        try:
+            store.add_device(name, hardware=hardware)
+        except AlreadyExists:
+            created = not fittable(store, name)
+    return store.add_profile(name, profile), created
