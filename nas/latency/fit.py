@@ -66,13 +66,15 @@ def fit_profile(
     reference: Profile | str | None = None,
     device: str | dict | None = None,
     tool: str | None = None,
+    timing: dict | None = None,
     bank_exclude: Collection[str] = (),
 ) -> Profile:
     """A profile of ``device`` for ``space_name`` fitted from ``measurements``: ``(arch, ms)`` pairs,
     or ``(label, arch, ms)`` triples whose labels name the rows in errors ("line 4").
 
     Refuses with ``MeasurementError`` naming each bad row (an arch not in the space, a time that is
-    not a positive number, one arch with conflicting times) or too few networks. ``bank_exclude``
+    not a positive number, one arch with conflicting times) or too few networks. ``timing`` records how
+    the networks were timed (warmup, repeats, rounds, statistic), where known. ``bank_exclude``
     leaves device families out of the bank prior (for evaluations: a device is not its own reference).
     """
     space = searchspaces.get(space_name)
@@ -96,7 +98,7 @@ def fit_profile(
     document.update(
         schema_version=SCHEMA_VERSION,
         device=_device(device, f"not stated (fitted from {len(rows)} end-to-end measurements)"),
-        measurement=_measurement(table, tool),
+        measurement=_measurement(table, tool, timing),
         overhead_ms=0.0,
         calibration={
             "a": 1.0, "b": float(theta[0] * scale), "fit_on": len(rows), "method": METHOD,
@@ -122,9 +124,9 @@ def _prior_words(prior: linear.Prior, noise: float) -> str:
     return f"{prior.source}, relative noise {noise:g} (leave-one-out)"
 
 
-def _measurement(table: Profile, tool: str | None) -> dict:
+def _measurement(table: Profile, tool: str | None, timing: dict | None) -> dict:
     return {
-        "warmup": 0, "repeats": 1, "statistic": table.measurement.statistic, "unit": "ms",
+        "warmup": 0, "repeats": 1, "statistic": table.measurement.statistic, **(timing or {}), "unit": "ms",
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": tool or f"end-to-end times fitted by nas {__version__} (fit_profile)",
     }

@@ -70,4 +70,7 @@ def calibrate_here(
             "batch_size": device.batch_size, "precision": device.precision}
     tool = (f"nas: {len(archs)} kit networks timed end to end on this machine ({device.runtime}, "
             f"{device.threads} thread(s), statistic {reference.measurement.statistic})")
-    return fit_profile(space_name, list(zip(archs, measured)), reference=reference, device=info, tool=tool)
+    m = reference.measurement
+    timing = {"warmup": m.warmup, "repeats": m.repeats, "rounds": m.rounds, "statistic": m.statistic}
+    return fit_profile(space_name, list(zip(archs, measured)), reference=reference, device=info, tool=tool,
+                       timing=timing)

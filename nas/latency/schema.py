@@ -212,6 +212,14 @@ class Profile(BaseModel):
     fit: Optional[FitInfo] = None
     _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the predictor's cache holds a lock and is rebuilt on first use: it does not travel to workers
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_table": None}
+        return state
+
     def to_json(self, indent: int | None = 1) -> str:
         return self.model_dump_json(indent=indent, exclude_none=True)
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import searchspaces
 from nas.latency import local, predict_many, profiler, shipped
 from nas.latency.local import calibrate_here
+from nas.latency.profiler import speed_check_points
 from nas.latency.shipped import DEFAULT_DEVICE, default_device, local_device_name, shipped_device_here
 from nas.storage.here import ensure_local_device, local_profile
 
@@ -71,6 +72,9 @@ def test_calibrating_here_fits_this_machines_profile(unknown_cpu):
     assert profile.device.name == LOCAL and profile.device.hardware == FAKE_CPU
     assert profile.fit.n == 8 and profile.fit.reference == f"{DEFAULT_DEVICE}/nasbench201"
     assert "timed end to end on this machine" in profile.measurement.tool
+    # timed as the reference table's networks were, so `nas speed-check` times them again alike
+    assert (profile.measurement.repeats, profile.measurement.statistic) == (60, "min")
+    assert len(speed_check_points(profile)) == 8
     space = searchspaces.get("nasbench201")
     rng = random.Random(4)
     others = [space.sample(rng) for _ in range(50)]

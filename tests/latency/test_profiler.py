@@ -15,6 +15,7 @@ import torch
 
 import searchspaces
 from nas.latency import SCHEMA_VERSION, ProfileError, block_sums, predict, predict_many, validate_profile
+from nas.latency import profiler
 from nas.latency.measure import Runner, time_calls
 from nas.latency.profiler import (
     choose_calibration,
@@ -28,6 +29,7 @@ from nas.latency.profiler import (
     sample_networks,
     session_speeds,
     speed_check,
+    speed_check_points,
     with_speed_check,
 )
 
@@ -268,18 +270,23 @@ def test_a_speed_check_scales_every_prediction_by_the_median_ratio(measured):
         merge_sessions([profile, checked])
 
 
-def test_a_speed_check_times_the_recorded_networks_again_here(measured):
+def test_a_speed_check_times_the_recorded_networks_again_here(measured, monkeypatch):
     profile, _ = measured
-    # recorded as twice what this machine took minutes ago: it now runs them in about half that
-    document = json.loads(profile.to_json())
-    for point in document["calibration"]["networks"]:
-        point["measured_ms"] *= 2
+    points = speed_check_points(profile, 4)
+    timed = []
+
+    def clock(again, archs, progress):  # what this machine takes now: no timing in a test
+        timed.append((again, list(archs)))
+        progress(len(archs) * again.measurement.rounds)
+        return np.array([p.measured_ms for p in points]) * np.array([0.5, 0.5, 0.4, 0.6])
+
+    monkeypatch.setattr(profiler, "time_like", clock)
     ticks = []
-    checked = speed_check(validate_profile(document), networks=4, progress=ticks.append)
+    checked = speed_check(profile, networks=4, progress=ticks.append)
+    assert timed == [(profile, [p.arch for p in points])]  # the recorded networks, the profile's own settings
     assert checked.speed_check.networks == 4 and sum(ticks) == 4 * profile.measurement.rounds
-    # this VM's speed moves by tens of percent from one minute to the next: the bound is loose
-    assert 0.25 < checked.speed_check.factor < 0.9
-    assert checked.speed_check.low <= checked.speed_check.factor <= checked.speed_check.high
+    assert checked.speed_check.factor == pytest.approx(0.5)  # the median of the ratios
+    assert (checked.speed_check.low, checked.speed_check.high) == pytest.approx((0.4, 0.6))
 
 
 def test_a_speed_check_needs_recorded_networks_and_a_count(measured):
