@@ -3,7 +3,8 @@
     .venv/bin/python bench/device_fit.py [--ns 5,10,20,50] [--draws 20] [--write]
 
 For each device setting of HELP's NAS-Bench-201 latencies (all 15,625 cells; see bench/help_latency.py)
-and each N: draw N cells at random (fixed seeds), fit with ``nas.latency.fit_profile`` leaving the
+and each N: draw N cells at random (fixed seeds; and, for N = 10 and 20, the N cells `nas kit` picks,
+what a user would time), fit with ``nas.latency.fit_profile`` leaving the
 device's own family (all its batch sizes) out of the bank, predict every other cell with
 ``predict_many`` and score Spearman, MAPE and the share within +-10%. Beside it, on the same draws,
 the op-count least-squares baseline (intercept + the cell's count of each operation), and HELP's
@@ -24,11 +25,14 @@ from _docs import write_section
 sys.path.insert(0, str(help_latency.ROOT))
 import searchspaces  # noqa: E402
 from nas.latency import fit_profile, predict_many  # noqa: E402
+from nas.latency.kit import choose_networks  # noqa: E402
+from nas.latency.shipped import reference_table  # noqa: E402
 from nas.stats import spearman  # noqa: E402
 
 # HELP (Lee et al., NeurIPS 2021), Table 2: Spearman from 10 measured networks on unseen devices.
 HELP_PUBLISHED = {"pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940, "fpga": 0.985,
                   "titan_rtx_1": 0.987, "gold_6226": 0.989}
+KIT_NS = (10, 20)  # the kit's draws are shown for these N
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
@@ -42,14 +46,25 @@ def op_counts(archs: list[str]) -> np.ndarray:
     return np.array([[1.0] + [space.decode(a).count(op) for op in OPS[1:]] for a in archs])
 
 
-def evaluate(devices, archs, latency, n: int, draws: int) -> list[dict]:
+def random_picks(archs: list[str], n: int, draws: int) -> list[np.ndarray]:
+    """``draws`` sets of ``n`` cells drawn at random, fixed seeds."""
+    return [np.random.default_rng(10_000 * n + draw).choice(len(archs), n, replace=False) for draw in range(draws)]
+
+
+def kit_picks(archs: list[str], n: int, draws: int) -> list[np.ndarray]:
+    """The cells ``nas kit --n n --seed draw`` would have the user time, for ``draws`` seeds."""
+    space = searchspaces.get("nasbench201")
+    where = {arch: i for i, arch in enumerate(archs)}
+    reference = reference_table("nasbench201")
+    return [np.array([where[a] for a in choose_networks(space, reference, n, seed=draw)]) for draw in range(draws)]
+
+
+def evaluate(devices, archs, latency, picks: list[np.ndarray]) -> list[dict]:
     counts = op_counts(archs)
     rows = []
     for j, device in enumerate(devices):
         ours, base = [], []
-        for draw in range(draws):
-            rng = np.random.default_rng(10_000 * n + draw)
-            picked = rng.choice(len(archs), n, replace=False)
+        for picked in picks:
             rest = np.setdiff1d(np.arange(len(archs)), picked)
             measured = latency[:, j]
             profile = fit_profile("nasbench201", [(archs[i], measured[i]) for i in picked],
@@ -106,30 +121,43 @@ def table(results: dict[int, list[dict]], best: list[tuple[float, float]]) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ns", default="5,10,20,50", help="measured networks per fit, comma-separated")
-    parser.add_argument("--draws", type=int, default=20, help="random draws per device and N")
+    parser.add_argument("--draws", type=int, default=20, help="draws (random sets, or kit seeds) per device and N")
+    parser.add_argument("--draw", choices=("random", "kit", "both"), default="both",
+                        help="how the measured cells are chosen: at random, as `nas kit` does, or both")
     parser.add_argument("--latency", default=str(help_latency.DEFAULT_LATENCY))
     parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
     ns = [int(v) for v in args.ns.split(",")]
     devices, archs, latency = help_latency.load(help_latency.Path(args.latency))
     started = time.time()
-    results = {}
-    for n in ns:
-        results[n] = evaluate(devices, archs, latency, n, args.draws)
-        ours = np.array([r["ours"] for r in results[n]])
-        print(f"N={n}: mean Spearman {ours[:, 0].mean():.3f}, worst {ours[:, 0].min():.3f}, "
-              f"MAPE {ours[:, 1].mean():.1%}, within ±10% {ours[:, 2].mean():.1%} ({time.time() - started:.0f} s)",
-              flush=True)
-    text = table(results, ceiling(archs, latency))
-    print(text)
+    texts = []
+    for label, pick, sizes in (("random", random_picks, ns), ("kit", kit_picks, [n for n in ns if n in KIT_NS])):
+        if args.draw not in (label, "both") or not sizes:
+            continue
+        results = {}
+        for n in sizes:
+            results[n] = evaluate(devices, archs, latency, pick(archs, n, args.draws))
+            ours = np.array([r["ours"] for r in results[n]])
+            print(f"{label} N={n}: mean Spearman {ours[:, 0].mean():.3f}, worst {ours[:, 0].min():.3f}, "
+                  f"MAPE {ours[:, 1].mean():.1%}, within ±10% {ours[:, 2].mean():.1%} "
+                  f"({time.time() - started:.0f} s)", flush=True)
+        texts.append((label, table(results, ceiling(archs, latency))))
+    for label, text in texts:
+        print(f"\n{label} draws\n{text}")
     if args.write:
         note = (f"`bench/device_fit.py --ns {args.ns} --draws {args.draws}`: {len(devices)} device settings of HELP's "
-                "NAS-Bench-201 latencies, N cells drawn at random per fit, every other cell predicted. Each cell: "
-                "our fit's mean Spearman / share within ±10%, then in brackets the op-count least-squares "
-                "baseline on the same draws. The device's own family is left out of the bank. \"All cells\": the same "
-                "model fitted on all 15,625 cells of the device, the most any N could reach with it.")
+                "NAS-Bench-201 latencies; per fit N cells are measured and every other cell is predicted. Each cell: "
+                "our fit's mean Spearman / share within ±10% over the draws, then in brackets the op-count "
+                "least-squares baseline on the same cells. The device's own family is left out of the bank. "
+                "\"All cells\": the same model fitted on all 15,625 cells of the device, the most any N could reach "
+                "with it.")
+        parts = [note]
+        for label, text in texts:
+            what = ("N cells drawn at random, fixed seeds" if label == "random"
+                    else f"the N cells `nas kit --n N --seed K` picks, K = 0..{args.draws - 1}: what a user times")
+            parts.append(f"**{label.capitalize()} draws** ({what}):\n\n{text}")
         write_section("device_fit", "Fitting a device from N measurements (NAS-Bench-201, fixed data)",
-                      note + "\n\n" + text)
+                      "\n\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """HELP's NAS-Bench-201 latencies (all 15,625 cells on 27 device settings) and the bank made from them.
 
     .venv/bin/python bench/help_latency.py --write-bank   # refresh latency_tables/nb201_device_bank.json
+    .venv/bin/python bench/help_latency.py --ceilings     # what a model fitted on all cells reaches
 
 The data: ../shared/zc_ground_truth/data/nb201_latency_help/nb201_latency_derived.csv (HayeonLee/HELP,
 MIT licence; see its SOURCES.md), or --latency PATH. ``bench/device_fit.py`` evaluates fits on it.
@@ -87,10 +88,37 @@ def write_bank(path: Path) -> None:
     print(f"wrote {BANK.relative_to(ROOT)}: {len(devices)} device settings x {len(plan.names)} weights")
 
 
+def ceilings(path: Path) -> None:
+    """Per model, fitted on all 15,625 cells of each device: mean and worst Spearman, mean share within
+    +-10%. Ours, then ours with each edge's operation and every pair of operations on two edges."""
+    from nas.stats import spearman
+
+    devices, archs, latency = load(path)
+    _plan, rows = design_rows(archs)
+    ops = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    import searchspaces
+
+    space = searchspaces.get("nasbench201")
+    edge_ops = np.array([[float(op == o) for op in space.decode(a) for o in ops] for a in archs])
+    pairs = [edge_ops[:, i] * edge_ops[:, j] for i in range(edge_ops.shape[1])
+             for j in range(i + 1, edge_ops.shape[1]) if i // len(ops) != j // len(ops)]
+    for name, features in (("ours", rows), ("ours + edge operations + pairs", np.hstack([rows, edge_ops, np.stack(pairs, 1)]))):
+        rho, within = [], []
+        for j, weights in enumerate(bank_weights(features, latency)):
+            predicted = features @ weights * latency[:, j].mean()
+            rho.append(spearman(predicted, latency[:, j]))
+            within.append(float((np.abs(predicted / latency[:, j] - 1.0) <= 0.10).mean()))
+        print(f"{name} ({features.shape[1]} features): Spearman mean {np.mean(rho):.3f}, worst {min(rho):.3f} "
+              f"({devices[int(np.argmin(rho))]}); within ±10% {np.mean(within):.1%}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=Path, default=DEFAULT_LATENCY)
     parser.add_argument("--write-bank", action="store_true", help="refresh the shipped bank")
+    parser.add_argument("--ceilings", action="store_true", help="print what models fitted on all cells reach")
     args = parser.parse_args()
     if args.write_bank:
         write_bank(args.latency)
+    if args.ceilings:
+        ceilings(args.latency)

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         description="Ray cluster to join (ray://host:10001 or host:6379); unset: a local Ray on this machine",
     )
     max_concurrent_searches: int = Field(2, ge=1, description="searches running at once; the rest wait, in order")
+    default_device: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="the device a search that names none uses; unset: this CPU's shipped device, else this "
+        "machine's own, fitted on first use (nas.latency.local)",
+    )
     max_upload_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
     )

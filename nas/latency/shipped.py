@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from importlib import resources
 
@@ -121,8 +120,9 @@ def default_device() -> str:
     """The device a search that names none uses: ``NAS_DEFAULT_DEVICE`` where set, else the shipped
     device of this host's CPU, else this machine's own device (``local_device_name``), whose profile
     is fitted here on first need (``nas.latency.local``): never another CPU's table, silently."""
-    chosen = os.environ.get(ENV_DEFAULT, "").strip()
-    return chosen or shipped_device_here() or local_device_name()
+    from nas.settings import get_settings
+
+    return get_settings().default_device or shipped_device_here() or local_device_name()
 
 
 def default_profile(space_name: str) -> Profile:

@@ -16,7 +16,13 @@ import searchspaces
 from nas.latency import local, predict_many, profiler, shipped
 from nas.latency.local import calibrate_here
 from nas.latency.profiler import speed_check_points
-from nas.latency.shipped import DEFAULT_DEVICE, default_device, local_device_name, shipped_device_here
+from nas.latency.shipped import (
+    DEFAULT_DEVICE,
+    default_device,
+    local_device_name,
+    shipped_device_here,
+)
+from nas.settings import get_settings
 from nas.storage.here import ensure_local_device, local_profile
 
 FAKE_CPU = "x86_64, 2 cores, AMD EPYC 9999 (family 99 model 7, 3000 MHz, AVX512)"
@@ -31,8 +37,6 @@ def slower_machine(reference, archs, progress):
 @pytest.fixture
 def fresh_settings(tmp_path, monkeypatch):
     """Settings read anew from an environment with a database of this test's own."""
-    from nas.settings import get_settings
-
     monkeypatch.setenv("NAS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     get_settings.cache_clear()
@@ -46,8 +50,10 @@ def unknown_cpu(monkeypatch):
     monkeypatch.setattr(profiler, "describe_hardware", lambda accelerator=None: FAKE_CPU)
     monkeypatch.setattr(local, "_time_here", slower_machine)
     shipped.host_cpu.cache_clear()
+    get_settings.cache_clear()
     yield
     shipped.host_cpu.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_an_unknown_cpu_gets_its_own_device_not_a_foreign_table(unknown_cpu, monkeypatch):
@@ -55,6 +61,7 @@ def test_an_unknown_cpu_gets_its_own_device_not_a_foreign_table(unknown_cpu, mon
     assert default_device() == local_device_name() == LOCAL
     assert LOCAL not in {device for device, _ in shipped.shipped_files()}
     monkeypatch.setenv("NAS_DEFAULT_DEVICE", DEFAULT_DEVICE)  # unless the user names one
+    get_settings.cache_clear()
     assert default_device() == DEFAULT_DEVICE
 
 

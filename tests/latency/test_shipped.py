@@ -19,7 +19,14 @@ from nas.latency import (
     shipped_files,
 )
 from nas.latency.profiler import describe_hardware, merge_sessions
-from nas.latency.shipped import cpu_signature, device_for, local_device_name, shipped_device_here, shipped_hardware
+from nas.latency.shipped import (
+    cpu_signature,
+    device_for,
+    local_device_name,
+    shipped_device_here,
+    shipped_hardware,
+)
+from nas.settings import get_settings
 
 DEVICES = sorted({device for device, _ in shipped_files()})
 ZEN1 = "x86-64-2core-zen1"
@@ -72,10 +79,17 @@ def test_the_default_device_is_the_one_measured_on_this_cpu(hardware, device):
     assert device_for(hardware) == device
 
 
+@pytest.fixture
+def settings_read_again():
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.mark.parametrize("name", searchspaces.names())
-def test_default_profile_is_the_default_devices_table(name, monkeypatch):
+def test_default_profile_is_the_default_devices_table(name, monkeypatch, settings_read_again):
     assert default_profile(name).to_json() == read_shipped(default_device(), name).to_json()
     monkeypatch.delenv("NAS_DEFAULT_DEVICE")
+    get_settings.cache_clear()  # read anew without it; the fixture below clears it again after
     here = shipped_device_here()
     assert here is None or here == device_for(describe_hardware())
     assert default_device() == (here or local_device_name())
