@@ -147,6 +147,8 @@ class DeviceOut(BaseModel):
     shipped: bool = Field(description="measured by the project and shipped with it")
     created_at: str
     profiles: list[ProfileSummary] = Field(default_factory=list)
+    calibrating: list[str] = Field(default_factory=list, description="spaces this machine's own device is being "
+                                   "fitted for now (timing networks here); searches for them wait")
 
 
 class SearchOut(BaseModel):

@@ -40,6 +40,7 @@ from nas.latency import (
     read_shipped,
     validate_profile,
 )
+from nas.latency.local import is_local
 from nas.latency.measurements import read_csv
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
@@ -108,13 +109,20 @@ def _profile_out(record: ProfileRecord, facts: dict) -> dict:
     }
 
 
-def _device_out(store: Store, name: str) -> dict:
+def _device_out(store: Store, name: str, request: Request | None = None) -> dict:
     device = store.get_device(name)
     return {
         "name": device.name, "hardware": device.hardware, "description": device.description,
         "shipped": device.shipped, "created_at": device.created_at.isoformat(),
         "profiles": [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name)],
+        "calibrating": _calibrating(request, name),
     }
+
+
+def _calibrating(request: Request | None, name: str) -> list[str]:
+    """The spaces this machine's own device is being fitted for now (only it is ever calibrated here)."""
+    dispatcher = getattr(request.app.state, "dispatcher", None) if request is not None else None
+    return dispatcher.calibrator.calibrating if dispatcher is not None and is_local(name) else []
 
 
 # Profiles never change once stored, so what a summary reads from each one's document (the class count
@@ -156,15 +164,15 @@ def create_device(body: DeviceCreate, store: Store = Depends(get_store)) -> dict
 
 
 @router.get("/devices", response_model=list[DeviceOut])
-def list_devices(store: Store = Depends(get_store)) -> list[dict]:
+def list_devices(request: Request, store: Store = Depends(get_store)) -> list[dict]:
     """Every device, shipped and registered, with its profiles."""
-    return [_device_out(store, d.name) for d in store.list_devices()]
+    return [_device_out(store, d.name, request) for d in store.list_devices()]
 
 
 @router.get("/devices/{name}", response_model=DeviceOut, responses=UNKNOWN_DEVICE)
-def get_device(name: DeviceName, store: Store = Depends(get_store)) -> dict:
+def get_device(name: DeviceName, request: Request, store: Store = Depends(get_store)) -> dict:
     try:
-        return _device_out(store, name)
+        return _device_out(store, name, request)
     except NotFound as error:
         raise _not_found(error) from None
 

@@ -99,7 +99,7 @@ def test_the_store_keeps_the_fitted_profile_and_fits_once(unknown_cpu, store):
     assert again.id == first.id and first.version == 1
 
 
-def test_a_search_for_this_machine_waits_for_its_calibration(unknown_cpu, fresh_settings):
+def test_a_search_for_this_machine_waits_for_its_calibration(unknown_cpu, fresh_settings, monkeypatch):
     from api.main import create_app
     from workers.dispatcher import Dispatcher
 
@@ -112,12 +112,23 @@ def test_a_search_for_this_machine_waits_for_its_calibration(unknown_cpu, fresh_
         assert body["device"] == LOCAL and body["profile_version"] is None
         assert "calibration" in body["waiting"]
         store = client.app.state.store
-        released = threading.Event()
+        released, timing = threading.Event(), threading.Event()
+
+        def held_clock(reference, archs, progress):  # the timing goes on until the test lets it end
+            assert timing.wait(60)
+            return slower_machine(reference, archs, progress)
+
+        monkeypatch.setattr(local, "_time_here", held_clock)
         dispatcher = Dispatcher(store, 1)
         dispatcher.calibrator.on_ready = released.set
+        client.app.state.dispatcher = dispatcher  # what the devices page and health read
         record = store.get_search(body["id"])
         assert dispatcher._with_profile(record) is None  # the calibration starts; the search waits
+        assert client.get(f"/api/v1/devices/{LOCAL}").json()["calibrating"] == ["nasbench201"]
+        assert client.get("/api/v1/health").json()["calibrating"] == ["nasbench201"]
+        timing.set()
         assert released.wait(60) and dispatcher.calibrator.calibrating == []
+        client.app.state.dispatcher = None
         ready = dispatcher._with_profile(store.get_search(body["id"]))
         assert ready is not None and ready.profile_id is not None and ready.request["profile_version"] == 1
         assert client.get(f"/api/v1/searches/{body['id']}").json()["waiting"] is None

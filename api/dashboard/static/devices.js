@@ -41,6 +41,8 @@
   function deviceRow(d) {
     return el("tr", { "data-device": d.name },
       el("td", { class: "name" }, el("strong", {}, d.name), d.shipped ? el("span", { class: "badge" }, "shipped") : null,
+         d.calibrating && d.calibrating.length
+           ? el("span", { class: "badge calibrating" }, `calibrating: ${d.calibrating.join(", ")}`) : null,
          d.description ? el("div", { class: "muted" }, d.description) : null),
       el("td", { class: "hardware" }, d.hardware || "-"),
       el("td", { class: "profiles" }, d.profiles.length
