@@ -161,6 +161,11 @@ class SearchSpace(ABC):
         """
         return [text]
 
+    def structure_features(self, arch: Arch) -> dict[str, float]:
+        """Features of the network's structure that a device's latency may depend on beyond the sum
+        of its blocks (``structure_feature_names``, each present); none by default."""
+        return {}
+
     def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
         """The block keys of one part of ``block_parts``; ``ValueError`` for a part of a bad string."""
         return self.blocks(self.decode(part), num_classes)

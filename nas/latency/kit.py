@@ -23,7 +23,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import searchspaces
-from nas.latency.predict import kind_sums, predict_many
+from nas.latency import linear
+from nas.latency.predict import predict_many
 from nas.latency.shipped import default_profile
 
 KIT_VERSION = 1
@@ -113,13 +114,10 @@ def draw_pool(space: searchspaces.SearchSpace, size: int, *, resolution: int | N
 
 
 def design_features(reference, space: searchspaces.SearchSpace, archs: Sequence[str]) -> np.ndarray:
-    """Per network, what a fit sees: the per-kind block sums, the structural features and a constant,
-    each column scaled to unit largest magnitude (a constant column stays constant)."""
-    _, sums = kind_sums(reference, archs, space)
-    names = space.structure_feature_names
-    structure = np.array([[space.structure_features(space.decode(a))[s] for s in names] for a in archs],
-                         dtype=float).reshape(len(archs), len(names))
-    x = np.hstack([sums, structure, np.ones((len(archs), 1))])
+    """Per network, what a fit sees (``nas.latency.linear.features`` on the floored reference), each
+    column scaled to unit largest magnitude (a constant column stays constant)."""
+    table = linear.floored(reference)
+    x = linear.features(table, linear.design(table, space), archs, space)
     scale = np.abs(x).max(axis=0)
     return x / np.where(scale > 0, scale, 1.0)
 

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import searchspaces
-from nas.latency.predict import kind_sums
+from nas.latency.predict import kind_sums, structure_matrix
 from nas.latency.schema import Profile
 
 FLOOR = 0.02  # each entry's floor, as a share of the table's median entry
@@ -95,9 +95,8 @@ def features(table: Profile, plan: Design, archs: Sequence[Any], space: searchsp
     kinds, sums = kind_sums(table, archs, space)
     if tuple(kinds) != plan.kinds:
         raise ValueError(f"table kinds {kinds} differ from the design's {list(plan.kinds)}")
-    decoded = [space.decode(a) if isinstance(a, str) else a for a in archs]
-    extra = np.array([[space.structure_features(a)[s] for s in plan.structure] for a in decoded], dtype=float)
-    return np.hstack([np.ones((len(archs), 1)), sums / plan.kind_means, extra.reshape(len(archs), -1)])
+    extra = structure_matrix(space, archs, plan.structure)
+    return np.hstack([np.ones((len(archs), 1)), sums / plan.kind_means, extra])
 
 
 def reference_prior(table: Profile, plan: Design, rows: np.ndarray) -> Prior:

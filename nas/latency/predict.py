@@ -46,8 +46,6 @@ class MissingBlocksError(ValueError):
 MAX_PARTS = 1 << 18
 # Parts whose block keys are remembered across profiles (MobileNetV3, the most, has 644 per class count).
 MAX_PART_KEYS = 1 << 13
-# Candidates' structural features remembered (by space and string or arch) across calls and profiles.
-MAX_FEATURES = 1 << 16
 
 
 class _SlowPath(Exception):
@@ -209,6 +207,15 @@ def calibrate(profile: Profile, raw: np.ndarray | float) -> np.ndarray | float:
     return speed * (profile.calibration.a * raw + profile.calibration.b)
 
 
+def structure_matrix(
+    space: searchspaces.SearchSpace, archs: Sequence[Any], names: Sequence[str]
+) -> np.ndarray:
+    """Per candidate (an arch or its canonical string), its structural features ``names``
+    (``space.structure_features``), one column each."""
+    rows = [space.structure_features(space.decode(a) if isinstance(a, str) else a) for a in archs]
+    return np.array([[row[name] for name in names] for row in rows], dtype=np.float64).reshape(len(archs), len(names))
+
+
 def structure_terms(
     profile: Profile, archs: Sequence[Any], space: searchspaces.SearchSpace | None = None
 ) -> np.ndarray | float:
@@ -217,32 +224,13 @@ def structure_terms(
     coefficients = profile.calibration.structure
     if not coefficients:
         return 0.0
-    space = _space(profile, space)
     names = sorted(coefficients)
     weights = np.array([coefficients[name] for name in names], dtype=np.float64)
-    features = np.array(
-        [[feats[name] for name in names] for feats in (_structure_features(space, a) for a in archs)],
-        dtype=np.float64,
-    ).reshape(len(archs), len(names))
-    return features @ weights
-
-
-def _structure_features(space: searchspaces.SearchSpace, arch: Any) -> dict[str, float]:
-    try:
-        return _remembered_features(space, arch)
-    except TypeError:  # an arch that cannot be hashed: not remembered
-        return space.structure_features(space.decode(arch) if isinstance(arch, str) else arch)
-
-
-@functools.lru_cache(maxsize=MAX_FEATURES)
-def _remembered_features(space: searchspaces.SearchSpace, arch: Any) -> dict[str, float]:
-    """A candidate's structural features (a space has few: NAS-Bench-201 has 15,625 cells)."""
-    return space.structure_features(space.decode(arch) if isinstance(arch, str) else arch)
+    return structure_matrix(_space(profile, space), archs, names) @ weights
 
 
 def clear_memos() -> None:
-    """Forget the remembered structural features and part keys (for benchmarks of a cold start)."""
-    _remembered_features.cache_clear()
+    """Forget the block keys remembered per part (for benchmarks of a cold start)."""
     _part_keys.cache_clear()
 
 
