@@ -18,12 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from api.deps import get_store
-from api.routes.health import default_latency
 from nas.evaluate import DEFAULT_PROXY
 from nas.latency import default_device
 from nas.search.request import SearchRequest
 from nas.search.strategies import STRATEGIES
 from nas.storage import NotFound, Store
+from nas.storage.here import default_latency
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")

@@ -24,7 +24,6 @@ from nas.latency.schema import Profile, ProfileError, validate_profile
 # table names this host's CPU.
 DEFAULT_DEVICE = "x86-64-2core"
 PACKAGE = "latency_tables"
-ENV_DEFAULT = "NAS_DEFAULT_DEVICE"  # names the default device instead of this host's
 
 # "x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)": architecture, name, family, model.
 # The clock and the vector extension are left out: the first moves with the host's power state, the

@@ -7,7 +7,7 @@ from typing import Callable
 
 from nas import latency
 from nas.latency.local import Timer, calibrate_here, is_local
-from nas.latency.shipped import host_cpu, local_device_name
+from nas.latency.shipped import host_cpu, local_device_name, shipped_device_here
 from nas.storage.records import AlreadyExists, NotFound, ProfileRecord
 from nas.storage.repository import Store
 
@@ -79,3 +79,23 @@ def add_fitted(store: Store, name: str, profile: latency.Profile, hardware: str 
         except AlreadyExists:
             created = not fittable(store, name)
     return store.add_profile(name, profile), created
+
+
+def default_latency(store: Store) -> str:
+    """How the default device's profiles were made: shipped for this CPU, fitted here, or chosen."""
+    device = latency.default_device()
+    if is_local(device):
+        spaces = sorted({p.search_space for p in _profiles(store, device)})
+        done = f"fitted so far for {', '.join(spaces)}" if spaces else "none fitted yet"
+        return (f"this machine's own profiles: its CPU has no shipped table, so each space's is fitted from "
+                f"networks timed end to end here on first use ({done})")
+    if device == shipped_device_here():
+        return "the shipped tables measured block by block on this CPU"
+    return "chosen by NAS_DEFAULT_DEVICE"
+
+
+def _profiles(store: Store, device: str) -> list:
+    try:
+        return store.list_profiles(device)
+    except NotFound:  # not registered yet
+        return []
