@@ -1,5 +1,6 @@
 # The README's two commands: `make run` and `make test`. Both set up .venv first when it is missing or
-# older than pyproject.toml, so they work on a fresh machine with only Python 3.11 installed.
+# older than pyproject.toml or requirements.lock, so they work on a fresh machine with only Python 3.11
+# installed, and install the versions the lock pins: what CI tested, not whatever is newest that day.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,17 +8,34 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
+# Every dependency, the dev extra's and what they pull in, pinned: a constraints file (no extras).
+LOCK := requirements.lock
+# pip-tools lives in a throwaway venv of its own: it is how the lock is made, not a dependency.
+LOCKENV := $(VENV)-lock
 
-.PHONY: setup postgres chromium run test clean
+.PHONY: setup lock postgres chromium run test clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) $(TORCH)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# Refresh the lock on purpose, from pyproject.toml's ranges: the pins already in it are kept where they
+# still fit (a new dependency gets its newest version); `make lock UPGRADE=1` moves every pin to the
+# newest its range allows. torch stays at $(TORCH), the CPU build (whose metadata names no CUDA
+# packages). Then `make setup` installs it, and `make test` tests it.
+lock:
+	test -x $(LOCKENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCKENV) && \
+	  $(LOCKENV)/bin/python -m pip install --quiet pip-tools; }
+	echo '$(TORCH)+cpu' > $(LOCKENV)/torch.txt
+	CUSTOM_COMPILE_COMMAND='make lock' $(LOCKENV)/bin/pip-compile --quiet --extra dev --strip-extras \
+	  --allow-unsafe --no-emit-index-url --no-emit-find-links -c $(LOCKENV)/torch.txt \
+	  $(if $(UPGRADE),--upgrade) --output-file $(LOCK) pyproject.toml
+	! grep -in '^nvidia-' $(LOCK)
 
 run: setup
 	$(BIN)/nas serve
@@ -48,4 +66,4 @@ test: setup postgres chromium
 	$(BIN)/python -m pytest --durations=15
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(LOCKENV) var .pytest_cache

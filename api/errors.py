@@ -1,15 +1,23 @@
-"""Error responses as the OpenAPI document shows them, so clients see every status a route can answer.
+"""Error responses: one shape for every refusal, and the OpenAPI entries that document them.
 
-``HTTPException(status, detail="field: reason")`` gives ``{"detail": "field: reason"}``; a refused
-body gives FastAPI's 422 shape, ``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``, which
-FastAPI documents itself. Routes list their other statuses with
-``responses={404: error("...")}``.
+A refused request is a 422 in FastAPI's own shape, ``{"detail": [{"loc": [...], "msg": ..., "type":
+...}]}``, whether pydantic refused the body or a check raised ``nas.errors.InvalidField`` (handled
+here, once, for every route): ``loc`` is where the field is (``["body", "latency_max_ms"]``), ``msg``
+names it and says why. Another refusal (404, 409, 413) is ``{"detail": "field: reason"}``; routes
+list those statuses with ``responses={404: error("...")}``.
 """
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+import json
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from nas.errors import InvalidField
 
 
 class ErrorOut(BaseModel):
@@ -25,3 +33,42 @@ def error(description: str) -> dict:
 def invalid(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:
     """A 422 in FastAPI's own shape, so one schema describes every refusal of a request."""
     return HTTPException(status_code=422, detail=[{"loc": loc, "msg": message, "type": kind}])
+
+
+def install(app: FastAPI) -> None:
+    """Answer ``InvalidField`` and pydantic's refusals as 422s, for every route of ``app``."""
+    app.add_exception_handler(InvalidField, _invalid_field)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+
+
+def _invalid_field(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidField)
+    detail = [{"loc": [error.where, *problem.path()], "msg": str(problem), "type": error.kind}
+              for problem in error.problems]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _request_validation(_request: Request, error: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes each input back, and fails (a 500) on one JSON cannot hold: NaN,
+    # Infinity, a lone surrogate. Here the input comes back only when it can be encoded.
+    assert isinstance(error, RequestValidationError)
+    detail = []
+    for item in error.errors():
+        entry = {"loc": list(item["loc"]), "msg": _text(item.get("msg", "")), "type": item.get("type", "value_error")}
+        if "input" in item and _encodable(item["input"]):
+            entry["input"] = item["input"]
+        detail.append(entry)
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
+def _text(value: Any) -> str:
+    text = str(value)
+    return text if _encodable(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")

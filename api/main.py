@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import dashboard
+from api import dashboard, errors
 from api.limits import BodySizeLimit
 from api.routes import candidates, datasets, devices, health, proxies, searches, spaces
 from nas import __version__
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         app.state.settings = settings or get_settings()
         # Migrates the database to head and registers the shipped devices before the first request.
         app.state.store = open_store(app.state.settings.database_url)
-        app.state.store.ensure_shipped_devices()
+        app.state.store.devices.ensure_shipped()
         ensure_local_device(app.state.store)  # this machine's own device, where its CPU has no shipped table
         app.state.ray = app.state.dispatcher = None
         dispatcher = None
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodySizeLimit)
+    errors.install(app)
     return app
 
 

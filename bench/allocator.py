@@ -16,29 +16,25 @@ prints per space and setting:
   under the steady one, divided by the same ratio for the networks that fault under neither (the
   two processes run a minute apart, and this takes the machine's drift between them out).
 
-    .venv/bin/python bench/allocator.py [--spaces nasbench201,mobilenetv3,shufflenetv2,metaformer] [--n 10]
+    .venv/bin/python bench/allocator.py [--spaces nasbench201,mobilenetv3,shufflenetv2,metaformer] [--n 10] \
+        [--quick] [--write]
 
-Writes bench/results/allocator.json.
+Writes bench/results/allocator.json; ``--write`` puts the table into docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import searchspaces
 
-import searchspaces  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 ROUNDS = 3
 WARMUP = 5
 FAULTING = 100  # minor page faults per timed call above which a network counts as faulting
@@ -128,27 +124,22 @@ def main() -> None:
         space, n, seed, calls, heap, order = sys.argv[2:8]
         print(json.dumps(child(space, int(n), int(seed), int(calls), heap, order)))
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, seed=11, quick={"spaces": "nasbench201", "n": 2, "calls": ROUNDS})
     parser.add_argument("--spaces", default="nasbench201,mobilenetv3,shufflenetv2,metaformer")
     parser.add_argument("--n", type=int, default=10, help="networks per space")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per network, over 3 rounds")
-    parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--out", type=Path, default=RESULTS / "allocator.json")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "allocator.json")
     args = parser.parse_args()
     if args.n < 1 or args.calls < ROUNDS:
         parser.error(f"--n must be at least 1 and --calls at least {ROUNDS}")
-    spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
-    for name in spaces:
-        try:
-            searchspaces.get(name)
-        except searchspaces.UnknownSpaceError as err:
-            parser.error(f"--spaces: {err}")
+    spaces = h.spaces(parser, args.spaces)
 
-    started = time.time()
+    timer = h.Timer()
     report = {"n": args.n, "calls": args.calls, "seed": args.seed, "spaces": {}}
     header = ("space", "heap", "networks faulting", "faults per call", "faulting decided by the order",
               "networks over 1000 faults per call", "their time, default / steady heap: median", "max")
-    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    lines = h.table(header, [])
+    print("\n".join(lines))
     for name in spaces:
         runs = {}
         # the two settings alternate, so a drift of the machine falls on both alike
@@ -160,15 +151,22 @@ def main() -> None:
         report["spaces"][name] = result
         heavy = result["heavy"]
         for heap in ("default", "steady"):
-            h = result[heap]
+            row = result[heap]
             tail = (f"{heavy['count']} | {_ratio(heavy['slowdown_median'])} | {_ratio(heavy['slowdown_max'])}"
                     if heap == "default" else "| |")
-            print(f"| {name} | {heap} | {h['share_faulting']:.0%} | {h['mean_faults_per_call']:.0f} | "
-                  f"{h['order_decides']} of {args.n} | {tail} |", flush=True)
-    report["seconds"] = round(time.time() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print(f"\n{report['seconds']:.0f} s; wrote {args.out}")
+            lines.append(f"| {name} | {heap} | {row['share_faulting']:.0%} | {row['mean_faults_per_call']:.0f} | "
+                         f"{row['order_decides']} of {args.n} | {tail} |")
+            print(lines[-1], flush=True)
+    report["seconds"] = round(timer.stop(), 1)
+    print(f"\n{report['seconds']:.0f} s")
+    h.save(args.out, report)
+    h.publish(args, "allocator", "The C heap: glibc's defaults against the steady heap the profiler pins",
+              f"`bench/allocator.py --n {args.n} --calls {args.calls} --seed {args.seed}`: {args.n} random networks "
+              "per space timed in fresh processes under each heap, in two orders (PyTorch eager, 1 thread, the "
+              "minimum of the calls in 3 interleaved rounds). Faulting: over 100 minor page faults per timed call; "
+              "the time ratio is taken over the networks with over 1,000, divided by that of the networks that "
+              "fault under neither heap (the machine's drift between the two processes taken out).\n\n"
+              + "\n".join(lines))
 
 
 if __name__ == "__main__":

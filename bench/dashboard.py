@@ -15,42 +15,34 @@ search would), starts a real ``nas serve`` on that database, and opens ``/search
   data); and, as the baseline the endpoint replaces, ``GET /searches/ID/candidates?limit=10000`` for
   one page of ten thousand (a tenth of what a plot of everything would need).
 
-    .venv/bin/python bench/dashboard.py [--candidates 100000] [--points 2000] [--repeats 5] [--out FILE]
+    .venv/bin/python bench/dashboard.py [--candidates 100000] [--points 2000] [--repeats 5] [--out FILE] \
+        [--quick] [--write]
 
-Figures go to ``--out`` (default ``bench/results/dashboard.json``) and the same path with ``.md``.
+Figures go to ``--out`` (default ``bench/results/dashboard.json``) and the same path with ``.md``;
+``--write`` puts the table into docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import searchspaces
+from nas.search.pareto import pareto_mask
+from nas.storage import open_store
+from nas.testing.browser import launch_chromium
+from nas.testing.serve import ServeProcess, isolated_env
 
-import searchspaces  # noqa: E402
-from nas.search.pareto import pareto_mask  # noqa: E402
-from nas.storage import open_store  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.e2e.browser import launch  # noqa: E402
-
-NAS = str(Path(sys.executable).with_name("nas"))
-SERVED_BUNDLE = ROOT / "api" / "dashboard" / "static" / "vendor" / "plotly-basic.min.js"
+SERVED_BUNDLE = h.ROOT / "api" / "dashboard" / "static" / "vendor" / "plotly-basic.min.js"
 FULL_BUNDLE = Path(str(resources.files("plotly").joinpath("package_data", "plotly.min.js")))
 PLOT_DRAWN = """() => {
     const div = document.getElementById('pareto-plot');
@@ -74,32 +66,31 @@ def store_search(url: str, n: int, seed: int = 0) -> int:
     mask = pareto_mask(np.column_stack([-scores[usable], latencies[usable]]))
     front = [rows[i]["arch_hash"] for i in usable[mask]]
     with open_store(url) as store:
-        store.ensure_shipped_devices()
-        profile = store.get_profile("x86-64-2core", "mobilenetv3")
+        store.devices.ensure_shipped()
+        profile = store.profiles.get("x86-64-2core", "mobilenetv3")
         request = {"space": "mobilenetv3", "budget": n, "latency_max_ms": 12.0}
-        record = store.create_search(request, space="mobilenetv3", device="x86-64-2core", profile_id=profile.id,
+        record = store.searches.create(request, space="mobilenetv3", device="x86-64-2core", profile_id=profile.id,
                                      strategy="random", budget=n, seed=seed)
         for start in range(0, n, 5000):
-            store.add_candidates(record.id, rows[start:start + 5000])
-        store.set_pareto(record.id, front)
-        store.update_search(record.id, status="running")
-        store.update_search(record.id, status="succeeded", evaluated=n, history=[[n, 1.0]], hypervolume=1.0)
+            store.candidates.add(record.id, rows[start:start + 5000])
+        store.candidates.set_pareto(record.id, front)
+        store.searches.update(record.id, status="running")
+        store.searches.update(record.id, status="succeeded", evaluated=n, history=[[n, 1.0]], hypervolume=1.0)
     return record.id
 
 
 def fetch(url: str) -> tuple[float, int]:
-    start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=120) as response:
+    with h.Timer() as timer, urllib.request.urlopen(url, timeout=120) as response:
         size = len(response.read())
-    return time.perf_counter() - start, size
+    return timer.seconds, size
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, quick={"candidates": 3000, "points": 200, "repeats": 1})
     parser.add_argument("--candidates", type=int, default=100_000)
     parser.add_argument("--points", type=int, default=2000, help="dominated candidates the page asks for")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dashboard.json")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "dashboard.json")
     args = parser.parse_args()
     if args.candidates < 1 or args.repeats < 1:
         parser.error("--candidates and --repeats must be at least 1")
@@ -110,25 +101,11 @@ def main() -> None:
     url = f"sqlite:///{folder / 'nas.db'}"
     server = None
     try:
-        began = time.perf_counter()
-        search_id = store_search(url, args.candidates)
-        stored_s = time.perf_counter() - began
+        stored_s, search_id = h.timed(store_search, url, args.candidates)
         print(f"stored a search of {args.candidates} candidates in {stored_s:.1f} s")
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "NAS_DATA_DIR": str(folder)}
-        with open(folder / "serve.log", "wb") as log:
-            server = subprocess.Popen([NAS, "serve", "--host", "127.0.0.1", "--port", str(port)], stdout=log,
-                                      stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                fetch(f"{base}/api/v1/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the service did not start:\n" + (folder / "serve.log").read_text()[-3000:])
-                time.sleep(0.5)
+        server = ServeProcess(isolated_env(folder, {"DATABASE_URL": url}), folder / "serve.log", new_session=True)
+        server.start()
+        base = server.url
 
         api = [fetch(f"{base}/api/v1/searches/{search_id}/plot?points={args.points}") for _ in range(args.repeats)]
         page_size = fetch(f"{base}/api/v1/searches/{search_id}/candidates?limit=10000")
@@ -136,7 +113,7 @@ def main() -> None:
                                                  timeout=120).read())
         pages, warm, full = [], [], []
         with sync_playwright() as playwright:
-            browser = launch(playwright)
+            browser = launch_chromium(playwright)
             for _ in range(args.repeats):
                 for bundle in ("served", "full"):  # interleaved, so both see the same machine
                     context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -149,10 +126,10 @@ def main() -> None:
                     errors: list[str] = []
                     page.on("pageerror", lambda error: errors.append(str(error)))
                     for visit in ((pages, warm) if bundle == "served" else (full,)):
-                        start = time.perf_counter()  # first visit, then again with the browser's cache
-                        page.goto(f"{base}/searches/{search_id}")
-                        page.wait_for_function(PLOT_DRAWN, timeout=60_000)
-                        visit.append(time.perf_counter() - start)
+                        with h.Timer() as timer:  # first visit, then again with the browser's cache
+                            page.goto(f"{base}/searches/{search_id}")
+                            page.wait_for_function(PLOT_DRAWN, timeout=60_000)
+                        visit.append(timer.seconds)
                     traces = page.evaluate("() => document.getElementById('pareto-plot').data"
                                            ".map(t => [t.name, (t.x || []).length])")
                     context.close()
@@ -161,22 +138,19 @@ def main() -> None:
             browser.close()
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            server.stop(signal.SIGINT, grace=30)
         shutil.rmtree(folder, ignore_errors=True)
 
+    facts = h.facts()
     result = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-        "cores": os.cpu_count(), "candidates": args.candidates, "points": args.points, "repeats": args.repeats,
+        "date": facts["date"], "machine": facts["platform"], "cores": facts["cores"],
+        "candidates": args.candidates, "points": args.points, "repeats": args.repeats,
         "front": len(body["front"]), "sampled": body["sampled"], "traces": traces,
-        "page_s": pages, "page_median_s": statistics.median(pages),
-        "page_full_bundle_s": full, "page_full_bundle_median_s": statistics.median(full),
+        "page_s": pages, "page_median_s": h.median(pages),
+        "page_full_bundle_s": full, "page_full_bundle_median_s": h.median(full),
         "served_bundle_bytes": SERVED_BUNDLE.stat().st_size, "full_bundle_bytes": FULL_BUNDLE.stat().st_size,
-        "page_cached_s": warm, "page_cached_median_s": statistics.median(warm),
-        "plot_api_s": [t for t, _ in api], "plot_api_median_s": statistics.median(t for t, _ in api),
+        "page_cached_s": warm, "page_cached_median_s": h.median(warm),
+        "plot_api_s": [t for t, _ in api], "plot_api_median_s": h.median(t for t, _ in api),
         "plot_api_bytes": api[0][1], "candidates_page_10000_s": page_size[0], "candidates_page_10000_bytes": page_size[1],
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
@@ -204,10 +178,11 @@ def main() -> None:
         f"visited again {'met' if result['page_cached_median_s'] < 2 else 'MISSED'}",
     ]
     print("\n".join(lines))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    h.save(args.out, result, lines)
+    h.publish(args, "dashboard", "The dashboard with a large search",
+              f"`bench/dashboard.py --candidates {args.candidates} --points {args.points} --repeats {args.repeats}`: a "
+              "stored search of MobileNetV3 candidates, a real `nas serve`, Debian's headless Chromium, navigation to "
+              "the plot drawn; medians.\n\n" + "\n".join(lines[2:]))
 
 
 if __name__ == "__main__":

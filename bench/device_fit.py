@@ -1,6 +1,6 @@
 """How well a device fitted from N measured networks predicts the rest, on HELP's 27 device settings.
 
-    .venv/bin/python bench/device_fit.py [--ns 5,10,20,50] [--draws 20] [--write]
+    .venv/bin/python bench/device_fit.py [--ns 5,10,20,50] [--draws 20] [--quick] [--write]
 
 For each device setting of HELP's NAS-Bench-201 latencies (all 15,625 cells; see bench/help_latency.py)
 and each N: draw N cells at random (fixed seeds; and, for N = 10 and 20, the N cells `nas kit` picks,
@@ -13,21 +13,17 @@ published 10-sample Spearman. No timing: the data is fixed, so this machine's sp
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
+from pathlib import Path
 
+import _harness as h
+import help_latency
 import numpy as np
 
-import help_latency
-from _docs import write_section
-
-sys.path.insert(0, str(help_latency.ROOT))
-import searchspaces  # noqa: E402
-from nas.latency import fit_profile, predict_many  # noqa: E402
-from nas.latency.kit import choose_networks  # noqa: E402
-from nas.latency.shipped import reference_table  # noqa: E402
-from nas.stats import spearman  # noqa: E402
+import searchspaces
+from nas.latency import fit_profile, predict_many
+from nas.latency.kit import choose_networks
+from nas.latency.shipped import reference_table
+from nas.stats import spearman
 
 # HELP (Lee et al., NeurIPS 2021), Table 2: Spearman from 10 measured networks on unseen devices.
 HELP_PUBLISHED = {"pixel2": 0.802, "raspi4": 0.890, "eyeriss": 0.940, "fpga": 0.985,
@@ -119,17 +115,16 @@ def table(results: dict[int, list[dict]], best: list[tuple[float, float]]) -> st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, quick={"ns": "10", "draws": 1, "draw": "random"})
     parser.add_argument("--ns", default="5,10,20,50", help="measured networks per fit, comma-separated")
     parser.add_argument("--draws", type=int, default=20, help="draws (random sets, or kit seeds) per device and N")
     parser.add_argument("--draw", choices=("random", "kit", "both"), default="both",
                         help="how the measured cells are chosen: at random, as `nas kit` does, or both")
     parser.add_argument("--latency", default=str(help_latency.DEFAULT_LATENCY))
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
     ns = [int(v) for v in args.ns.split(",")]
-    devices, archs, latency = help_latency.load(help_latency.Path(args.latency))
-    started = time.time()
+    devices, archs, latency = help_latency.load(Path(args.latency))
+    timer = h.Timer()
     texts = []
     for label, pick, sizes in (("random", random_picks, ns), ("kit", kit_picks, [n for n in ns if n in KIT_NS])):
         if args.draw not in (label, "both") or not sizes:
@@ -140,7 +135,7 @@ def main() -> None:
             ours = np.array([r["ours"] for r in results[n]])
             print(f"{label} N={n}: mean Spearman {ours[:, 0].mean():.3f}, worst {ours[:, 0].min():.3f}, "
                   f"MAPE {ours[:, 1].mean():.1%}, within ±10% {ours[:, 2].mean():.1%} "
-                  f"({time.time() - started:.0f} s)", flush=True)
+                  f"({timer.seconds:.0f} s)", flush=True)
         texts.append((label, table(results, ceiling(archs, latency))))
     for label, text in texts:
         print(f"\n{label} draws\n{text}")
@@ -156,8 +151,8 @@ def main() -> None:
             what = ("N cells drawn at random, fixed seeds" if label == "random"
                     else f"the N cells `nas kit --n N --seed K` picks, K = 0..{args.draws - 1}: what a user times")
             parts.append(f"**{label.capitalize()} draws** ({what}):\n\n{text}")
-        write_section("device_fit", "Fitting a device from N measurements (NAS-Bench-201, fixed data)",
-                      "\n\n".join(parts))
+        h.write_section("device_fit", "Fitting a device from N measurements (NAS-Bench-201, fixed data)",
+                        "\n\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A profile fitted from 20 kit networks timed here, checked on 30 other networks timed in the same run.
 
-    .venv/bin/python bench/fit_here.py [--spaces nasbench201,...] [--runtimes torch,onnxruntime] [--write]
+    .venv/bin/python bench/fit_here.py [--spaces nasbench201,...] [--runtimes torch,onnxruntime] [--quick] [--write]
 
 Per space and runtime: the kit's 20 networks (``nas kit``'s choice) and 30 random others are timed end to
 end on this machine in the same interleaved rounds, so a drift of the machine's speed hits both alike.
@@ -11,23 +11,16 @@ networks. Judged within one run, this machine's drift over minutes cannot enter 
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-
+import _harness as h
 import numpy as np
 
-from _docs import write_section
-from help_latency import ROOT
-
-sys.path.insert(0, str(ROOT))
-import searchspaces  # noqa: E402
-from nas.latency import fit_profile, predict_many  # noqa: E402
-from nas.latency.kit import choose_networks  # noqa: E402
-from nas.latency.measure import Runner  # noqa: E402
-from nas.latency.profiler import NETWORK_SECONDS, measure_networks, sample_networks  # noqa: E402
-from nas.latency.shipped import DEFAULT_DEVICE, read_shipped  # noqa: E402
-from nas.stats import spearman  # noqa: E402
+import searchspaces
+from nas.latency import fit_profile, predict_many
+from nas.latency.kit import choose_networks
+from nas.latency.measure import Runner
+from nas.latency.profiler import NETWORK_SECONDS, measure_networks, sample_networks
+from nas.latency.shipped import DEFAULT_DEVICE, read_shipped
+from nas.stats import spearman
 
 KIT, CHECK = 20, 30
 
@@ -43,14 +36,14 @@ def run_space(space_name: str, runtime: str, repeats: int, rounds: int) -> dict:
     kit = choose_networks(space, shipped, KIT, seed=0)
     others = [space.encode(a) for a in sample_networks(space, CHECK, shipped.resolutions, seed=1, exclude=set(kit))]
     runner = Runner(runtime, shipped.device.threads, 1)
-    started = time.time()
+    timer = h.Timer()
     archs = [space.decode(a) for a in kit + others]
     measured = measure_networks(runner, space, archs, shipped.num_classes, 3, repeats, rounds, NETWORK_SECONDS,
                                 shipped.measurement.statistic)
     fitted = fit_profile(space_name, list(zip(kit, measured[:KIT])), reference=shipped,
                          device={"name": f"here-{runtime}", "runtime": runtime})
     truth = measured[KIT:]
-    return {"space": space_name, "runtime": runtime, "seconds": time.time() - started,
+    return {"space": space_name, "runtime": runtime, "seconds": timer.seconds,
             "fitted": judge(predict_many(fitted, others), truth),
             "shipped": judge(predict_many(shipped, others), truth),
             "loo": fitted.validation.within_10pct, "median_ms": float(np.median(truth))}
@@ -67,17 +60,13 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, quick={"spaces": "nasbench201", "runtimes": "torch", "repeats": 3, "rounds": 1})
     parser.add_argument("--spaces", default=",".join(searchspaces.names()))
     parser.add_argument("--runtimes", default="torch,onnxruntime")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per network, over all rounds")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved passes over the 50 networks")
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
-    spaces = args.spaces.split(",")
-    unknown = [s for s in spaces if s not in searchspaces.names()]
-    if unknown:
-        parser.error(f"--spaces: unknown {unknown}; known: {', '.join(searchspaces.names())}")
+    spaces = h.spaces(parser, args.spaces)
     rows = []
     for space_name in spaces:
         for runtime in args.runtimes.split(","):
@@ -92,8 +81,8 @@ def main() -> None:
                 f"{KIT} kit networks and {CHECK} random others timed end to end here in the same interleaved "
                 f"rounds; the profile fitted on the kit's times predicts the others. Beside it, the shipped "
                 f"table {DEFAULT_DEVICE} (measured with torch on another CPU of this machine class).")
-        write_section("fit_here", "A device fitted from 20 networks timed on this machine (same run)",
-                      note + "\n\n" + text)
+        h.write_section("fit_here", "A device fitted from 20 networks timed on this machine (same run)",
+                        note + "\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,15 @@ MIT licence; see its SOURCES.md), or --latency PATH. ``bench/device_fit.py`` eva
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-DEFAULT_LATENCY = ROOT.parent / "shared/zc_ground_truth/data/nb201_latency_help/nb201_latency_derived.csv"
-BANK = ROOT / "latency_tables/nb201_device_bank.json"
+DEFAULT_LATENCY = h.ROOT.parent / "shared/zc_ground_truth/data/nb201_latency_help/nb201_latency_derived.csv"
+BANK = h.ROOT / "latency_tables/nb201_device_bank.json"
 BATCH_SUFFIXES = ("_1", "_32", "_256")
 
 
@@ -85,7 +81,7 @@ def write_bank(path: Path) -> None:
                         "weights": [round(float(v), 8) for v in weights[j]]} for j, d in enumerate(devices)},
     }
     BANK.write_text(json.dumps(document, indent=1) + "\n")
-    print(f"wrote {BANK.relative_to(ROOT)}: {len(devices)} device settings x {len(plan.names)} weights")
+    print(f"wrote {BANK.relative_to(h.ROOT)}: {len(devices)} device settings x {len(plan.names)} weights")
 
 
 def ceilings(path: Path) -> None:
@@ -113,7 +109,7 @@ def ceilings(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, write=False)
     parser.add_argument("--latency", type=Path, default=DEFAULT_LATENCY)
     parser.add_argument("--write-bank", action="store_true", help="refresh the shipped bank")
     parser.add_argument("--ceilings", action="store_true", help="print what models fitted on all cells reach")

@@ -19,7 +19,7 @@ own: timing one space's networks leaves the process slower for the next (measure
 shufflenetv2 networks ran 5-10% slower after 120 networks of other spaces than in a fresh process).
 
     .venv/bin/python bench/latency_accuracy.py [--spaces nasbench201,mobilenetv3] \
-        [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE]
+        [--runtimes torch,onnxruntime] [--n 30] [--profiles DIR] [--out FILE] [--quick] [--write]
     .venv/bin/python bench/latency_accuracy.py --pool bench/results/latency_accuracy_run9*_torch.json
 
 ``--pool`` measures nothing: it summarises earlier runs' ``--out`` files per space and runtime (the
@@ -34,34 +34,22 @@ Run it on a quiet machine: anything else running distorts every figure.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
-import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import searchspaces  # noqa: E402
-from nas.counting import count_macs  # noqa: E402
-from nas.latency import default_device, default_profile, load_profile, predict_many  # noqa: E402
-from nas.latency.profiler import (  # noqa: E402
-    error_summary,
-    profile_space,
-    sample_networks,
-    speed_check_points,
-    time_like,
-    with_speed_check,
-)
-from nas.latency.shipped import host_cpu  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
+import searchspaces
+from nas.counting import count_macs
+from nas.latency import default_device, default_profile, load_profile, predict_many
+from nas.latency.calibration import error_summary
+from nas.latency.profiler import profile_space, sample_networks, time_like
+from nas.latency.shipped import host_cpu
+from nas.latency.speedcheck import speed_check_points, with_speed_check
 
 
 def session_seconds(profile) -> float | None:
@@ -83,13 +71,11 @@ def profile_for(
     if runtime == "torch" and not reprofile:
         profile = default_profile(space_name)
         return profile, session_seconds(profile)
-    path = RESULTS / f"profile_{runtime}__{space_name}.json"
+    path = h.RESULTS / f"profile_{runtime}__{space_name}.json"
     if path.exists() and not reprofile:
         profile = load_profile(path)
         return profile, session_seconds(profile)
-    started = time.perf_counter()
-    profile = profile_space(space_name, f"bench-{runtime}", runtime=runtime, threads=1)
-    seconds = time.perf_counter() - started
+    seconds, profile = h.timed(profile_space, space_name, f"bench-{runtime}", runtime=runtime, threads=1)
     path.write_text(profile.to_json())
     return profile, seconds
 
@@ -110,7 +96,7 @@ def evaluate(space_name: str, runtime: str, n: int, seed: int, reprofile: bool, 
     # measured, and the profile with that speed check is what a user who ran it would predict with.
     anchors = speed_check_points(profile)
     both = archs + [p.arch for p in anchors]
-    checked_at = datetime.now(timezone.utc)
+    checked_at = datetime.now(UTC)
     first_all, second_all = time_like(profile, both), time_like(profile, both)
     first, second = first_all[: len(archs)], second_all[: len(archs)]
     checked = with_speed_check(profile, [p.measured_ms for p in anchors], first_all[len(archs):], checked_at)
@@ -181,22 +167,22 @@ def pool(files: list[Path]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, seed=1000, quick={"spaces": "nasbench201", "runtimes": "torch", "n": 3})
     parser.add_argument("--spaces", default=",".join(searchspaces.names()))
     parser.add_argument("--runtimes", default="torch,onnxruntime")
     parser.add_argument("--n", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--reprofile", action="store_true", help="measure every profile afresh")
     parser.add_argument("--profiles", type=Path, help="evaluate the profiles in this folder (<device>__<space>.json) "
                         "instead, timed as each says (e.g. on CUDA); --runtimes then only labels the rows")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latency_accuracy.json")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "latency_accuracy.json")
     parser.add_argument("--pool", type=Path, nargs="+", metavar="RESULT",
                         help="measure nothing: summarise these earlier runs' --out files, pooled per space and runtime")
     args = parser.parse_args()
     if args.pool:
         pool(args.pool)
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    h.RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     tables = f"the profiles in {args.profiles}" if args.profiles else f"the shipped tables of {default_device()}"
     print(f"this host: {host_cpu()}; PyTorch rows use {tables}")
@@ -215,6 +201,27 @@ def main() -> None:
                   f"{row['drift']:5.2f} {pct(d['within_10pct']):>11} {pct(d['mape']):>6} | "
                   f"{row['measured_ms_median']:7.1f} {prof:>9}", flush=True)
             args.out.write_text(json.dumps(rows, indent=1))
+    h.publish(args, "latency_accuracy", "Latency tables against measurement", doc_section(args, rows, tables))
+
+
+def doc_section(args, rows: list[dict], tables: str) -> str:
+    """The run as docs/benchmarks.md shows it: what was compared, then one row per space and runtime."""
+    note = (f"`bench/latency_accuracy.py --runtimes {args.runtimes} --n {args.n}`: {tables} predict {args.n} random "
+            "candidates their calibration and validation never saw, each then timed end to end here with the "
+            "profile's own settings. FLOPs: MACs times one constant fitted on the calibration networks; retest: "
+            "the same candidates timed a second time (the noise floor); drift: this machine's speed now over the "
+            "profile's (its calibration networks timed again), and the table's figures with it taken out.")
+    header = ("space", "runtime", "table within ±10%", "MAPE", "Spearman", "worst", "FLOPs within ±10%", "FLOPs MAPE",
+              "retest within ±10%", "drift", "drift taken out: within ±10%", "MAPE", "median ms", "profiling")
+    def share(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    cells = [(r["space"], r["runtime"], f"**{share(r['table']['within_10pct'])}**", share(r["table"]["mape"]),
+              h.fmt(r["table"]["spearman"], ".3f"), share(r["table"]["max_ape"]), share(r["flops"]["within_10pct"]),
+              share(r["flops"]["mape"]), share(r["noise_floor"]["within_10pct"]), f"{r['drift']:.2f}",
+              share(r["table_drift_corrected"]["within_10pct"]), share(r["table_drift_corrected"]["mape"]),
+              f"{r['measured_ms_median']:.1f}", h.fmt(r["profiling_s"], ".0f") + " s") for r in rows]
+    return note + "\n\n" + "\n".join(h.table(header, cells))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ random networks (PyTorch eager, 1 thread, batch 1, the minimum of ``--calls`` ca
   a cloud host share its memory bandwidth and last-level cache, not this VM's cores.
 
     .venv/bin/python bench/machine_drift.py [--minutes 20] [--interval 30] [--spaces nasbench201,mobilenetv3,metaformer]
-                                            [--out bench/results/machine_drift.json]
+                                            [--out bench/results/machine_drift.json] [--quick] [--write]
 
 Run it on a quiet machine (anything else running shows up as drift); it writes the summary, with
 every tick's timings and the host CPU, to ``--out``.
@@ -25,24 +25,17 @@ every tick's timings and the host CPU, to ``--out``.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import searchspaces  # noqa: E402
-from nas.latency.measure import Runner, sample_calls  # noqa: E402
-from nas.latency.profiler import measure_networks, sample_networks  # noqa: E402
-from nas.latency.shipped import host_cpu  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
+import searchspaces
+from nas.latency.measure import Runner, sample_calls
+from nas.latency.profiler import measure_networks, sample_networks
+from nas.latency.shipped import host_cpu
 
 
 def steal_ticks() -> int | None:
@@ -69,20 +62,19 @@ def correlation(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, seed=7, quick={"minutes": 0.1, "interval": 2.0, "spaces": "nasbench201", "n": 2,
+                                             "calls": 3})
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=30.0, help="seconds from one tick's start to the next")
     parser.add_argument("--spaces", default="nasbench201,mobilenetv3,metaformer")
     parser.add_argument("--n", type=int, default=6, help="networks per space")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per network per tick (minimum kept)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=RESULTS / "machine_drift.json", help="where the JSON summary goes")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "machine_drift.json",
+                        help="where the JSON summary goes")
     args = parser.parse_args()
     if args.minutes <= 0 or args.interval <= 0 or args.n < 1 or args.calls < 1:
         parser.error("--minutes, --interval, --n and --calls must be positive")
-    unknown = [name for name in args.spaces.split(",") if name not in searchspaces.names()]
-    if unknown:
-        parser.error(f"--spaces: unknown space(s) {', '.join(unknown)}; known: {', '.join(searchspaces.names())}")
+    h.spaces(parser, args.spaces)
     cpu = host_cpu()
     print(f"host CPU: {cpu}", flush=True)
 
@@ -148,8 +140,7 @@ def main() -> None:
         "series": [{"t_s": t["t_s"], "speed": float(s), "steal_ticks": t["steal_ticks"], "probes": t["probes"],
                     "ms": t["ms"]} for t, s in zip(ticks, speed)],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=1))
+    h.save(args.out, summary)
     s = summary["speed"]
     print(f"\n{summary['ticks']} ticks over {summary['minutes']} min, {summary['networks']} networks ({args.spaces})")
     print(f"speed factor: min {s['min']:.3f}  p5 {s['p5']:.3f}  median {s['p50']:.3f}  p95 {s['p95']:.3f}  "
@@ -169,6 +160,37 @@ def main() -> None:
         print(f"a perfect table measured at one tick predicts a later tick within +-10%: "
               f"{100 * summary['static_ceiling_within_10pct']:.1f}% of networks on average over "
               f"{len(pairs)} pairs (worst pair {100 * summary['static_ceiling_worst_pair']:.0f}%)")
+    h.publish(args, "machine_drift", "How steady is this machine", doc_section(args, summary))
+
+
+def doc_section(args, summary: dict) -> str:
+    """The run as docs/benchmarks.md shows it: the speed factor's spread, the static ceiling, the probes."""
+    s, probes = summary["speed"], summary["probes"]
+
+    def share(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    note = (f"`bench/machine_drift.py --minutes {args.minutes:g} --interval {args.interval:g} --spaces {args.spaces} "
+            f"--n {args.n} --calls {args.calls}`: fixed random networks (PyTorch, 1 thread, the minimum of "
+            f"{args.calls} calls each) timed every {args.interval:g} s for {summary['minutes']} minutes, with a "
+            "memory-bound probe (copying 64 MiB) and a compute-bound one (a 256x256 matrix product). The speed "
+            "factor is the median over the networks of time / that network's usual time; the static ceiling "
+            "supposes a perfect table measured at one tick and used at a later one: the share of networks within "
+            "+-10%, averaged over every pair of ticks.")
+    lines = h.table(
+        ("ticks", "networks", "speed factor: min / p5 / median / p95 / max", "static ceiling (worst pair)",
+         "memory probe", "compute probe"),
+        [(summary["ticks"], summary["networks"],
+          " / ".join(f"{s[k]:.3f}" for k in ("min", "p5", "p50", "p95", "max")),
+          f"**{share(summary['static_ceiling_within_10pct'])}** ({share(summary['static_ceiling_worst_pair'])})",
+          f"{probes['memory']['speed_min']:.3f}-{probes['memory']['speed_max']:.3f}",
+          f"{probes['compute']['speed_min']:.3f}-{probes['compute']['speed_max']:.3f}")])
+    lines += ["", *h.table(
+        ("space", "speed factor", "static ceiling", "correlation with the memory / compute probe"),
+        [(name, f"{row['speed_min']:.3f}-{row['speed_max']:.3f}", share(row["static_ceiling_within_10pct"]),
+          " / ".join(h.fmt(row[f"corr_{k}"], "+.2f") for k in ("memory", "compute")))
+         for name, row in summary["per_space"].items()])]
+    return note + "\n\n" + "\n".join(lines)
 
 
 if __name__ == "__main__":

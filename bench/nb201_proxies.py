@@ -5,7 +5,7 @@ of real CIFAR-10 images (the shipped sample), and prints the Spearman and Kendal
 proxy with the benchmark's CIFAR-10, CIFAR-100 and ImageNet16-120 test accuracy (200 epochs, seed
 mean), next to the published |Spearman| on CIFAR-10.
 
-    .venv/bin/python bench/nb201_proxies.py [--cells 1000] [--workers 2]
+    .venv/bin/python bench/nb201_proxies.py [--cells 1000] [--workers 2] [--quick] [--write]
 
 Ground truth: ../shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv (see its SOURCES.md), or
 --accuracy PATH. Per-cell scores are kept in bench/results/nb201_proxies.jsonl, so a rerun resumes.
@@ -13,22 +13,18 @@ Ground truth: ../shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv (see 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
 import multiprocessing as mp
 import random
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _harness as h
 
-DEFAULT_ACCURACY = ROOT.parent / "shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv"
+DEFAULT_ACCURACY = h.ROOT.parent / "shared/zc_ground_truth/data/nb201_accuracy/nats_bench.csv"
 # NASLib's per-arch proxy scores for ~725 NB201 cells (the NAS-Bench-Suite-Zero precursor files).
-NASLIB_SCORES = ROOT.parent / "shared/zc_ground_truth/data/naslib_zc/zc_nasbench201.json"
+NASLIB_SCORES = h.ROOT.parent / "shared/zc_ground_truth/data/naslib_zc/zc_nasbench201.json"
 NASLIB_NAMES = {"synflow": "synflow", "snip": "snip", "grasp": "grasp", "fisher": "fisher",
                 "grad_norm": "grad_norm", "jacob_cov": "jacov", "naswot": "nwot", "params": "params",
                 "flops": "flops"}
@@ -62,21 +58,19 @@ def score_cells(args: tuple[list[str], int, int]) -> list[dict]:
     rows = []
     for text in arch_strings:
         arch = space.decode(text)
-        start = time.perf_counter()
-        scores = proxies.compute(lambda: space.build(arch, num_classes=10), data.inputs, data.targets,
-                                 proxies.names(), seed=seed)
-        rows.append({"arch": text, "scores": scores, "seconds": time.perf_counter() - start})
+        seconds, scores = h.timed(proxies.compute, lambda: space.build(arch, num_classes=10), data.inputs,
+                                  data.targets, proxies.names(), seed=seed)
+        rows.append({"arch": text, "scores": scores, "seconds": seconds})
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, seed=0, quick={"cells": 3, "batch": 8, "workers": 1})
     parser.add_argument("--cells", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--accuracy", type=Path, default=DEFAULT_ACCURACY)
-    parser.add_argument("--results", type=Path, default=ROOT / "bench/results/nb201_proxies.jsonl")
+    parser.add_argument("--results", type=Path, default=h.RESULTS / "nb201_proxies.jsonl")
     args = parser.parse_args()
     if not args.accuracy.exists():
         parser.error(f"--accuracy: {args.accuracy} does not exist")
@@ -92,7 +86,7 @@ def main() -> None:
     print(f"{len(cells)} cells (seed {args.seed}), {len(done)} already scored, batch {args.batch} "
           f"of real CIFAR-10 images, {args.workers} worker(s)", flush=True)
     chunks = [(todo[i:i + 10], args.batch, args.seed) for i in range(0, len(todo), 10)]
-    start = time.perf_counter()
+    timer = h.Timer()
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with mp.get_context("spawn").Pool(args.workers) as pool, open(args.results, "a") as out:
         for rows in pool.imap_unordered(score_cells, chunks):
@@ -101,25 +95,36 @@ def main() -> None:
                 out.write(json.dumps(row) + "\n")
             out.flush()
             scored = sum(c in done for c in cells)
-            rate = (scored - (len(cells) - len(todo))) / (time.perf_counter() - start)
+            rate = (scored - (len(cells) - len(todo))) / timer.seconds
             print(f"  {scored}/{len(cells)} cells, {rate:.2f} cells/s", flush=True)
-    report([done[c] for c in cells], accuracy)
+    table = report([done[c] for c in cells], accuracy)
+    note = (f"`bench/nb201_proxies.py --cells {args.cells} --seed {args.seed} --batch {args.batch}`: {args.cells} "
+            f"cells drawn with seed {args.seed}, every proxy on one batch of {args.batch} real CIFAR-10 images (the "
+            "shipped sample), rank correlation with the benchmark's test accuracy (200 epochs, seed mean). "
+            "\"published\" is |Spearman| on all 15,625 cells, CIFAR-10 (Abdelfattah et al., ICLR 2021; "
+            "NAS-Bench-Suite-Zero for naswot, params, flops).")
+    h.publish(args, "nb201_proxies", "Proxies against NAS-Bench-201", note + "\n\n" + "\n".join(table))
 
 
-def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> None:
+def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> list[str]:
+    """Print the correlations, and more; the correlations as a markdown table."""
     from nas.stats import kendall, spearman
 
     names = list(rows[0]["scores"])
     print(f"\nNAS-Bench-201, {len(rows)} cells, proxies on real CIFAR-10 images")
     print(f"{'proxy':<10} {'published':>9} | " + " | ".join(f"{d:>10} rho {'tau':>5}" for d, _ in DATASETS))
+    cells = []
     for name in names:
         scores = [r["scores"][name] for r in rows]
-        cols = []
+        cols, pairs = [], []
         for dataset, _ in DATASETS:
             acc = [accuracy[r["arch"]][dataset] for r in rows]
-            cols.append(f"{spearman(scores, acc):>14.3f} {kendall(scores, acc):>5.3f}")
+            rho, tau = spearman(scores, acc), kendall(scores, acc)
+            cols.append(f"{rho:>14.3f} {tau:>5.3f}")
+            pairs += [f"{rho:.3f}", f"{tau:.3f}"]
         published = f"{PUBLISHED[name]:.2f}" if name in PUBLISHED else "-"
         print(f"{name:<10} {published:>9} | " + " | ".join(cols))
+        cells.append([name, published, *pairs])
     seconds = [r["seconds"] for r in rows]
     print(f"\nmean seconds per cell for the whole suite (1 thread): {sum(seconds) / len(seconds):.2f}")
     floors = {n: sum(r["scores"][n] <= -1e29 for r in rows) for n in names}
@@ -128,6 +133,7 @@ def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> None:
     if any(not math.isfinite(r["scores"][n]) for r in rows for n in names):
         print("WARNING: non-finite scores present")
     compare_with_naslib(rows)
+    return h.table(["proxy", "published", *(f"{d} {c}" for d, _ in DATASETS for c in ("rho", "tau"))], cells)
 
 
 def compare_with_naslib(rows: list[dict]) -> None:

@@ -9,7 +9,7 @@ interleaved rounds, times:
 
 - ``old``: the old path on the second set;
 - ``new cold``: the new path on the first set, right after the profile's predictor cache
-  (``profile._table``) and the process-wide memos (part keys, structural features) were dropped: the
+  (``predict.drop_cache``) and the process-wide memos (part keys, structural features) were dropped: the
   first call a process makes, pricing every part inside the timing;
 - ``new``: the new path on the second set next: strings it has never seen, parts priced already;
 - ``again``: the second set once more (the same strings: only the structural features, remembered per
@@ -21,30 +21,22 @@ default profile; NAS-Bench-201 also with a fitted-style copy (a speed check, a s
 and a coefficient per structural feature). Run it on a quiet machine: the figures are wall-clock.
 
     .venv/bin/python bench/predict_speed.py [--spaces mobilenetv3,nasbench201,shufflenetv2,metaformer] \
-        [--n 20000] [--repeats 5] [--seed 0]
+        [--n 20000] [--repeats 5] [--seed 0] [--quick] [--write]
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import random
-import statistics
-import sys
-import time
-from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-from _docs import write_section
+import searchspaces
+from nas.latency import default_profile, predict_many
+from nas.latency.schema import Profile, SpeedCheck
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import searchspaces  # noqa: E402
-from nas.latency import default_profile, predict_many  # noqa: E402
 predict_module = importlib.import_module("nas.latency.predict")
-from nas.latency.schema import Profile, SpeedCheck  # noqa: E402
 
 SPACES = ("mobilenetv3", "nasbench201", "shufflenetv2", "metaformer")
 
@@ -116,16 +108,10 @@ def fitted_style(profile: Profile, space: searchspaces.SearchSpace) -> Profile:
 
 
 def drop_caches(profile: Profile) -> None:
-    profile._table = None
+    predict_module.drop_cache(profile)
     clear = getattr(predict_module, "clear_memos", None)
     if clear is not None:
         clear()
-
-
-def time_call(call) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
-    result = call()
-    return time.perf_counter() - start, result
 
 
 def agree(label: str, new: np.ndarray, old: np.ndarray) -> None:
@@ -139,19 +125,19 @@ def bench(label: str, profile: Profile, space: searchspaces.SearchSpace, first: 
     expected_first = old_predict_many(profile, first, space)
     old_s, cold_s, warm_s, again_s = [], [], [], []
     for _ in range(repeats):
-        seconds, old = time_call(lambda: old_predict_many(profile, second, space))
+        seconds, old = h.timed(old_predict_many, profile, second, space)
         old_s.append(seconds)
         drop_caches(profile)
-        seconds, cold = time_call(lambda: predict_many(profile, first, space))
+        seconds, cold = h.timed(predict_many, profile, first, space)
         cold_s.append(seconds)
-        seconds, warm = time_call(lambda: predict_many(profile, second, space))
+        seconds, warm = h.timed(predict_many, profile, second, space)
         warm_s.append(seconds)
-        seconds, again = time_call(lambda: predict_many(profile, second, space))
+        seconds, again = h.timed(predict_many, profile, second, space)
         again_s.append(seconds)
         agree(label, cold, expected_first)
         agree(label, warm, old)
         agree(label, again, old)
-    rate = {name: len(second) / statistics.median(s)
+    rate = {name: len(second) / h.median(s)
             for name, s in (("old", old_s), ("cold", cold_s), ("warm", warm_s), ("again", again_s))}
     print(f"{label:<28} {len(second):>7,} {rate['old']:>9,.0f} {rate['cold']:>9,.0f} "
           f"{rate['warm']:>9,.0f} {rate['again']:>9,.0f} {rate['cold'] / rate['old']:>8.1f}x "
@@ -161,18 +147,16 @@ def bench(label: str, profile: Profile, space: searchspaces.SearchSpace, first: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = h.parser(__doc__, seed=0, quick={"n": 200, "repeats": 1})
     parser.add_argument("--spaces", default=",".join(SPACES))
     parser.add_argument("--n", type=int, default=20000, help="distinct canonical strings per space")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = parser.parse_args()
     print(f"candidates per second, median of {args.repeats} interleaved repeats (all agree to 1e-9)")
     print(f"{'space / profile':<28} {'strings':>7} {'old':>9} {'new cold':>9} {'new':>9} {'again':>9} "
           f"{'cold/old':>9} {'new/old':>8}")
     rows = []
-    for name in args.spaces.split(","):
+    for name in h.spaces(parser, args.spaces):
         space = searchspaces.get(name)
         first, second = distinct_strings(space, args.n, args.seed)
         profile = default_profile(name)
@@ -188,7 +172,7 @@ def main() -> None:
                 "includes building the profile's tables; \"again\" the same strings a second time), against "
                 "the previous implementation (\"old\": decode, block keys, one lookup per key), medians of "
                 "interleaved repeats; all agree to 1e-9.")
-        write_section("predict_speed", "Latency prediction speed", note + "\n\n" + head + "\n" + "\n".join(rows))
+        h.write_section("predict_speed", "Latency prediction speed", note + "\n\n" + head + "\n" + "\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ they would for every search. The ways alternate, their order rotating each repea
 reported, and Tune's wall over the tasks' wall per repeat.
 
     .venv/bin/python bench/ray_tune_vs_tasks.py [--spaces nasbench201,mobilenetv3] [--budget 64] \
-        [--seed 0] [--repeats 3] [--ways tasks,tune,tune_reuse] [--cpus 2] [--out FILE]
+        [--seed 0] [--repeats 3] [--ways tasks,tune,tune_reuse] [--cpus 2] [--out FILE] [--quick] [--write]
 
 Ray is shut down and every temp dir removed at the end, also when a run fails; a Tune trial's error
 is printed with its traceback and ends the bench (exit status 1). Figures, machine facts and the
@@ -44,38 +44,30 @@ with ``.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 import traceback
 import warnings
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _harness as h
+import ray
+from ray import tune
 
-import ray  # noqa: E402
-from ray import tune  # noqa: E402
+import searchspaces
+from nas.evaluate import Metrics, ProxyConfig, evaluate, load_data
+from nas.latency import default_profile
+from nas.proxies import FLOOR
+from nas.search import Search, SearchConfig
+from nas.search.strategies import population_size
+from workers.ray_backend import RayEvaluator
 
-import searchspaces  # noqa: E402
-from nas.evaluate import Metrics, ProxyConfig, evaluate, load_data  # noqa: E402
-from nas.latency import default_profile  # noqa: E402
-from nas.proxies import FLOOR  # noqa: E402
-from nas.search import Search, SearchConfig  # noqa: E402
-from nas.search.strategies import population_size  # noqa: E402
-from workers.ray_backend import RayEvaluator  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 WAYS = ("tasks", "tune", "tune_reuse")
 STRATEGY = "tpe"
 
@@ -99,9 +91,8 @@ def _timed_evaluate_task(arch: str, space_name: str, proxy: ProxyConfig, data: A
     import torch
 
     torch.set_num_threads(1)
-    started = time.perf_counter()
-    metrics = evaluate(arch, searchspaces.get(space_name), proxy, data, profile)
-    return metrics, time.perf_counter() - started
+    seconds, metrics = h.timed(evaluate, arch, searchspaces.get(space_name), proxy, data, profile)
+    return metrics, seconds
 
 
 class TimedRayEvaluator(RayEvaluator):
@@ -138,9 +129,7 @@ def tune_trainable(config: dict, space_name: str, proxy: ProxyConfig, data: Any,
     torch.set_num_threads(1)
     space = searchspaces.get(space_name)
     arch = space.sample_with(lambda name, options: config[name])  # the choices Optuna made, replayed
-    started = time.perf_counter()
-    metrics = evaluate(arch, space, proxy, data, profile)
-    seconds = time.perf_counter() - started
+    seconds, metrics = h.timed(evaluate, arch, space, proxy, data, profile)
     tune.report({"score": metrics.scores[proxy.proxies[0]], "latency_ms": metrics.latency_ms,
                  "eval_s": seconds, "arch_hash": metrics.arch_hash})
 
@@ -252,38 +241,29 @@ def warm_up(space_name: str, cpus: int) -> float:
     """One task per core (Ray's task workers import torch and the space): its seconds. A Tune run's actors
     take over idle task workers, so the next tasks run would otherwise start cold, which a service whose
     Ray runs only tasks does once, not per search."""
-    started = time.perf_counter()
-    space, profile, proxy = searchspaces.get(space_name), default_profile(space_name), ProxyConfig()
-    evaluator = RayEvaluator(space, proxy, load_data(proxy, space, profile.num_classes), profile)
-    evaluator([space.sample_with(lambda _, options: options[0]) for _ in range(cpus)])
-    return time.perf_counter() - started
+    with h.Timer() as timer:
+        space, profile, proxy = searchspaces.get(space_name), default_profile(space_name), ProxyConfig()
+        evaluator = RayEvaluator(space, proxy, load_data(proxy, space, profile.num_classes), profile)
+        evaluator([space.sample_with(lambda _, options: options[0]) for _ in range(cpus)])
+    return timer.seconds
 
 
 FIGURES = ("wall_s", "evals_per_s", "steady_evals_per_s", "first_result_s", "overhead_per_eval_s", "unique",
            "best_score", "eval_sum_s")
 
 
-def median(runs: list[dict], key: str) -> float | None:
-    values = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(values) if values else None
-
-
 def summarise(runs: list[dict], spaces: list[str], ways: list[str]) -> dict:
     out = {}
     for sp in spaces:
         per = {w: [r for r in runs if r["space"] == sp and r["way"] == w] for w in ways}
-        out[sp] = {w: {k: median(rs, k) for k in FIGURES} for w, rs in per.items()}
+        out[sp] = {w: {k: h.median(r.get(k) for r in rs) for k in FIGURES} for w, rs in per.items()}
         if "tasks" in ways:
             for w in ways:
                 if w != "tasks":
                     ratios = [b["wall_s"] / a["wall_s"] for a, b in zip(per["tasks"], per[w])]
                     out[sp][w]["wall_ratio_to_tasks_per_repeat"] = ratios
-                    out[sp][w]["wall_ratio_to_tasks_median"] = statistics.median(ratios)
+                    out[sp][w]["wall_ratio_to_tasks_median"] = h.median(ratios)
     return out
-
-
-def fmt(value: float | None, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def run_rows(runs: list[dict]) -> list[str]:
@@ -292,8 +272,8 @@ def run_rows(runs: list[dict]) -> list[str]:
              "|---|" + "---|" * 12]
     lines += [f"| {r['space']} | {r['repeat']} | {r['way']} ({r['order']}) | {r['evaluated']} | {r['unique']} | "
               f"{r['wall_s']:.1f} | {r['evals_per_s']:.2f} | {r['first_result_s']:.1f} | {r['eval_sum_s']:.1f} | "
-              f"{1000 * r['overhead_per_eval_s']:.0f} | {fmt(r['best_score'], '.4g')} | {r['load_before']:.1f} | "
-              f"{fmt(r['warm_up_s'], '.1f')} |"
+              f"{1000 * r['overhead_per_eval_s']:.0f} | {h.fmt(r['best_score'], '.4g')} | {r['load_before']:.1f} | "
+              f"{h.fmt(r['warm_up_s'], '.1f')} |"
               for r in runs]
     return lines
 
@@ -308,10 +288,10 @@ def summary_rows(summary: dict, ways: list[str]) -> list[str]:
                      f"**{s['wall_ratio_to_tasks_median']:.2f}x** (" + ", ".join(
                          f"{x:.2f}" for x in s["wall_ratio_to_tasks_per_repeat"]) + ")"
                      if "wall_ratio_to_tasks_median" in s else "-")
-            lines.append(f"| {sp} | {w} | {fmt(s['wall_s'], '.1f')} | {fmt(s['evals_per_s'])} | "
-                         f"{fmt(s['first_result_s'], '.1f')} | {fmt(s['steady_evals_per_s'])} | "
-                         f"{fmt(1000 * s['overhead_per_eval_s'], '.0f')} | "
-                         f"{fmt(s['unique'], '.0f')} | {fmt(s['best_score'], '.4g')} | {ratio} |")
+            lines.append(f"| {sp} | {w} | {h.fmt(s['wall_s'], '.1f')} | {h.fmt(s['evals_per_s'])} | "
+                         f"{h.fmt(s['first_result_s'], '.1f')} | {h.fmt(s['steady_evals_per_s'])} | "
+                         f"{h.fmt(1000 * s['overhead_per_eval_s'], '.0f')} | "
+                         f"{h.fmt(s['unique'], '.0f')} | {h.fmt(s['best_score'], '.4g')} | {ratio} |")
     return lines
 
 
@@ -319,43 +299,34 @@ def machine(cpus: int) -> dict:
     import optuna
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "") if Path("/proc/cpuinfo").exists() else platform.processor()
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(), "ray_cpus": cpus,
-            "cpu": model, "load_avg": os.getloadavg(), "ray": ray.__version__, "optuna": optuna.__version__,
-            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+    return {**h.facts(), "ray_cpus": cpus, "ray": ray.__version__, "optuna": optuna.__version__,
+            "torch": torch.__version__}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, seed=0, quick={"spaces": "nasbench201", "budget": 8, "repeats": 1, "ways": "tasks"})
     parser.add_argument("--spaces", default="nasbench201,mobilenetv3")
     parser.add_argument("--budget", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ways", default=",".join(WAYS), help=f"any of {', '.join(WAYS)}")
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--out", type=Path, default=RESULTS / "ray_tune_vs_tasks.json")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "ray_tune_vs_tasks.json")
     args = parser.parse_args()
-    spaces, ways = args.spaces.split(","), args.ways.split(",")
-    for sp in spaces:
-        searchspaces.get(sp)
-    if unknown := [w for w in ways if w not in WAYS]:
-        parser.error(f"--ways: unknown {', '.join(unknown)}; choose from {', '.join(WAYS)}")
+    spaces, ways = h.spaces(parser, args.spaces), h.names(parser, args.ways, WAYS, "--ways")
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/ray_tune_vs_tasks.py", *sys.argv[1:]])
-    facts, runs, started = machine(args.cpus), [], time.perf_counter()
+    facts, runs, timer = machine(args.cpus), [], h.Timer()
     try:
         with local_ray(args.cpus):
             print(f"Ray: {ray.cluster_resources().get('CPU')} CPUs", flush=True)
             for repeat in range(args.repeats):
-                order = ways[repeat % len(ways):] + ways[:repeat % len(ways)]  # rotate: no way always first
                 for sp in spaces:
-                    for position, way in enumerate(order, 1):
+                    for position, way in enumerate(h.rotated(ways, repeat), 1):  # no way always first
                         warm_s = warm_up(sp, args.cpus) if way == "tasks" else None
                         load = os.getloadavg()[0]
                         run = RUNNERS[way](sp, args.budget, args.seed)
                         runs.append({"space": sp, "way": way, "repeat": repeat + 1, "order": position,
                                      "load_before": load, "warm_up_s": warm_s, **run})
-                        print(f"[{time.perf_counter() - started:5.0f} s] repeat {repeat + 1} {sp:<12} {way:<10} "
+                        print(f"[{timer.seconds:5.0f} s] repeat {repeat + 1} {sp:<12} {way:<10} "
                               f"{run['wall_s']:6.1f} s  {run['evals_per_s']:5.2f} evals/s  "
                               f"overhead {1000 * run['overhead_per_eval_s']:4.0f} ms/eval  "
                               f"unique {run['unique']}/{run['evaluated']}", flush=True)
@@ -363,7 +334,7 @@ def main() -> int:
         print(f"\nRAY TUNE FAILED\n{error}", file=sys.stderr)
         return 1
     summary = summarise(runs, spaces, ways)
-    total = time.perf_counter() - started
+    total = timer.seconds
     report = [f"## Ray Tune (OptunaSearch) vs Ray tasks (our ask/tell loop) ({facts['date']}, {facts['cores']} "
               f"cores, {facts['cpu']})", "",
               f"Ray {facts['ray']}, Optuna {facts['optuna']}, torch {facts['torch']}, Python {facts['python']}, "
@@ -383,11 +354,9 @@ def main() -> int:
     report += run_rows(runs)
     report += ["", f"Total {total:.0f} s. Command: `{command}`"]
     print("\n" + "\n".join(report), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"args": {**vars(args), "out": str(args.out)}, "command": command,
-                                    "machine": facts, "summary": summary, "runs": runs, "total_s": total},
-                                   indent=1))
-    args.out.with_suffix(".md").write_text("\n".join(report) + "\n")
+    h.save(args.out, {"args": {**vars(args), "out": str(args.out)}, "command": command, "machine": facts,
+                      "summary": summary, "runs": runs, "total_s": total}, report)
+    h.publish(args, "ray_tune_vs_tasks", "Ray tasks or Ray Tune", "\n".join(report[2:]))
     return 0
 
 

@@ -15,7 +15,7 @@ evaluations a strategy needs to reach random search's mean final hypervolume (me
 with how many seeds got there), the mean front size and the share of feasible candidates. Then the
 recommended default: the best mean rank of final hypervolume across spaces, ties broken by the
 evaluations needed to reach random's. Last, evaluations per second of the whole loop (strategy,
-evaluation, bookkeeping): a fresh search of 48 candidates per space with the default strategy, in
+evaluation, bookkeeping): a fresh search of 48 candidates (`--timing-budget`) per space with the default strategy, in
 one process with torch on 1 and on 2 threads, and in 2 worker processes of 1 thread each (what
 ``nas search`` runs on this machine), after the pool has finished.
 
@@ -26,7 +26,7 @@ candidates, so the figures are those of uncached runs; only the runs' wall times
 cache hits are recorded per run). The timing runs use no cache.
 
     .venv/bin/python bench/search_quality.py [--spaces nasbench201,mobilenetv3] [--strategies random,tpe] \
-        [--seeds 5] [--budget 100] [--budget-override metaformer=60] [--workers 2]
+        [--seeds 5] [--budget 100] [--budget-override metaformer=60] [--workers 2] [--quick] [--write]
 
 Raw results (every run's candidates, curve and wall time, and the summary) go to ``--out``; the
 printed tables to the same path with ``.md``.
@@ -34,30 +34,32 @@ printed tables to the same path with ``.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
 import random
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import cache
 from pathlib import Path
 
+import _harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import searchspaces
+from nas.evaluate import ProxyConfig, load_data
+from nas.latency import default_profile, predict_many
+from nas.proxies.common import FLOOR
+from nas.search import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    Constraints,
+    Search,
+    SearchConfig,
+    local_evaluator,
+)
+from nas.search.pareto import hypervolume
 
-import searchspaces  # noqa: E402
-from nas.evaluate import ProxyConfig, load_data  # noqa: E402
-from nas.latency import default_profile, predict_many  # noqa: E402
-from nas.proxies.common import FLOOR  # noqa: E402
-from nas.search import DEFAULT_STRATEGY, STRATEGIES, Constraints, Search, SearchConfig, local_evaluator  # noqa: E402
-from nas.search.pareto import hypervolume  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 LATENCY_SAMPLE, LATENCY_SEED = 500, 12345
 BATCH = 8
 TIMING_BUDGET = 48
@@ -104,12 +106,12 @@ def one_run(space_name: str, strategy: str, seed: int, budget: int, budget_ms: f
 
     torch.set_num_threads(1)
     counts = {"hits": 0}
-    started = time.perf_counter()
-    search = Search(config_for(space_name, strategy, budget, seed, budget_ms))
-    search.run(cached_evaluator(space_name, cache, counts))
+    with h.Timer() as timer:
+        search = Search(config_for(space_name, strategy, budget, seed, budget_ms))
+        search.run(cached_evaluator(space_name, cache, counts))
     return {
         "space": space_name, "strategy": strategy, "seed": seed, "budget": budget,
-        "latency_budget_ms": budget_ms, "wall_s": time.perf_counter() - started,
+        "latency_budget_ms": budget_ms, "wall_s": timer.seconds,
         "cache_hits": counts["hits"], "front_size": len(search.front()),
         "candidates": [
             {"arch_hash": c.metrics.arch_hash, "latency_ms": c.metrics.latency_ms, "score": c.score,
@@ -231,16 +233,15 @@ def recommend(summaries: list[dict], strategies: list[str]) -> tuple[str, list[s
 SETUPS = ((1, 1), (1, 2), (2, 1))
 
 
-def time_loop(space_name: str, budget_ms: float, workers: int, threads: int) -> dict:
+def time_loop(space_name: str, budget_ms: float, workers: int, threads: int, budget: int) -> dict:
     space, profile, proxy = searchspaces.get(space_name), default_profile(space_name), ProxyConfig()
     data = load_data(proxy, space, profile.num_classes)
     with local_evaluator(space, proxy, data, profile, workers=workers, threads=threads) as evaluate:
         rng = random.Random(LATENCY_SEED)
         evaluate([space.sample(rng) for _ in range(workers)])  # warm-up (and worker start), untimed
         load = os.getloadavg()[0]  # anything else running shows here: 2 threads suffer most from it
-        started = time.perf_counter()
-        search = Search(config_for(space_name, DEFAULT_STRATEGY, TIMING_BUDGET, 0, budget_ms)).run(evaluate)
-        seconds = time.perf_counter() - started
+        config = config_for(space_name, DEFAULT_STRATEGY, budget, 0, budget_ms)
+        seconds, search = h.timed(lambda: Search(config).run(evaluate))
     return {"space": space_name, "workers": workers, "threads": threads, "evaluated": search.evaluated,
             "seconds": seconds, "evals_per_s": search.evaluated / seconds, "load_before": load}
 
@@ -255,7 +256,7 @@ def parse_overrides(text: str) -> dict[str, int]:
 
 
 def run_pool(tasks: list[tuple[str, str, int]], budgets: dict, budget_ms: dict, workers: int,
-             started: float) -> list[dict]:
+             timer: h.Timer) -> list[dict]:
     runs: list[dict] = []
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -264,7 +265,7 @@ def run_pool(tasks: list[tuple[str, str, int]], budgets: dict, budget_ms: dict, 
         for done, future in enumerate(as_completed(futures), 1):
             run = future.result()
             runs.append(run)
-            print(f"[{done}/{len(tasks)} {time.perf_counter() - started:6.0f} s] {run['space']:<13} "
+            print(f"[{done}/{len(tasks)} {timer.seconds:6.0f} s] {run['space']:<13} "
                   f"{run['strategy']:<10} seed {run['seed']}  {run['wall_s']:6.1f} s  "
                   f"({run['cache_hits']} cache hits)", flush=True)
     return runs
@@ -272,8 +273,8 @@ def run_pool(tasks: list[tuple[str, str, int]], budgets: dict, budget_ms: dict, 
 
 def timing_table(timing: list[dict], spaces: list[str]) -> list[str]:
     names = [f"{w} process{'es' if w > 1 else ''} x {n} thread{'s' if n > 1 else ''}" for w, n in SETUPS]
-    lines = [f"### Evaluations per second of the whole loop ({DEFAULT_STRATEGY}, {TIMING_BUDGET} candidates, "
-             "no cache)", "",
+    lines = [(f"### Evaluations per second of the whole loop ({DEFAULT_STRATEGY}, {timing[0]['evaluated']} "
+              "candidates, no cache)"), "",
              "| space | " + " | ".join(f"{name}: evals/s" for name in names)
              + " | ratio to 1 x 1 (baseline) | load avg before |",
              "|---|" + "---|" * (len(SETUPS) + 2)]
@@ -288,7 +289,8 @@ def timing_table(timing: list[dict], spaces: list[str]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, quick={"spaces": "nasbench201", "strategies": "random,tpe", "seeds": 1, "budget": 16,
+                                      "workers": 1, "timing_budget": 8})
     parser.add_argument("--spaces", default="nasbench201,mobilenetv3,shufflenetv2,metaformer")
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--seeds", type=int, default=5)
@@ -296,16 +298,16 @@ def main() -> None:
     parser.add_argument("--budget-override", default="", help="per-space budgets, e.g. metaformer=60")
     parser.add_argument("--latency-quantile", type=float, default=0.5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "search_quality.json")
+    parser.add_argument("--timing-budget", type=int, default=TIMING_BUDGET, help="candidates of each timing search")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "search_quality.json")
     parser.add_argument("--from-results", type=Path, default=None,
                         help="re-summarise the runs and timing of an earlier --out file; no new searches")
     parser.add_argument("--retime", action="store_true", help="with --from-results: measure the timing again")
     args = parser.parse_args()
-    spaces, strategies = args.spaces.split(","), args.strategies.split(",")
+    spaces, strategies = h.spaces(parser, args.spaces), h.names(parser, args.strategies, STRATEGIES, "--strategies")
     overrides = parse_overrides(args.budget_override)
     budgets = {s: overrides.get(s, args.budget) for s in spaces}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    timer = h.Timer()
 
     if args.from_results is not None:
         earlier = json.loads(args.from_results.read_text())
@@ -320,8 +322,8 @@ def main() -> None:
         cost = {"metaformer": 4, "shufflenetv2": 3, "mobilenetv3": 2, "nasbench201": 1}
         tasks = sorted(((sp, st, seed) for sp in spaces for st in strategies for seed in range(args.seeds)),
                        key=lambda t: -cost.get(t[0], 0))
-        runs = run_pool(tasks, budgets, budget_ms, args.workers, started)
-        pool_s = time.perf_counter() - started
+        runs = run_pool(tasks, budgets, budget_ms, args.workers, timer)
+        pool_s = timer.seconds
 
     summaries = [summarise_space(sp, [r for r in runs if r["space"] == sp], strategies, budgets[sp]) for sp in spaces]
     seeds = len({r["seed"] for r in runs})
@@ -339,20 +341,21 @@ def main() -> None:
 
     if args.from_results is None or args.retime:
         print(f"timing the whole loop (fresh {DEFAULT_STRATEGY} search, no cache)...", flush=True)
-        timing_started = time.perf_counter()
-        timing = [time_loop(sp, budget_ms[sp], w, n) for sp in spaces for w, n in SETUPS]
-        timing_s = time.perf_counter() - timing_started
+        timing_s, timing = h.timed(lambda: [time_loop(sp, budget_ms[sp], w, n, args.timing_budget)
+                                            for sp in spaces for w, n in SETUPS])
     lines = timing_table(timing, spaces)
     lines += ["", f"Searches: {pool_s:.0f} s on {args.workers} workers; timing: {timing_s:.0f} s."]
     print("\n".join(lines), flush=True)
     report += lines
 
-    args.out.write_text(json.dumps({
+    h.save(args.out, {
         "args": {**vars(args), "out": str(args.out), "from_results": str(args.from_results or "")},
         "budgets": budgets, "latency_budget_ms": budget_ms, "summaries": summaries, "timing": timing,
         "pool_s": pool_s, "total_s": pool_s + timing_s, "runs": runs,
-    }, indent=1))
-    args.out.with_suffix(".md").write_text("\n".join(report) + "\n")
+    }, report)
+    command = " ".join(["bench/search_quality.py", *sys.argv[1:]])
+    h.publish(args, "search_quality", "Search quality",
+              f"`{command}`: " + report[0].removeprefix("## Search quality: ") + ".\n\n" + "\n".join(report[2:]))
 
 
 if __name__ == "__main__":

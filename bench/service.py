@@ -30,11 +30,13 @@ listed. The exit status is non-zero when a check or a search fails.
 
     .venv/bin/python bench/service.py [--space mobilenetv3] [--budget 200] [--seed 0] [--repeats 1] \
         [--strategy tpe] [--proxy synflow] [--burst 20] [--burst-space nasbench201] [--burst-budget 16] \
-        [--max-concurrent 2] [--skip-rate] [--skip-burst] [--poll 0.5] [--settle 5] [--out FILE]
+        [--max-concurrent 2] [--skip-rate] [--skip-burst] [--poll 0.5] [--settle 5] [--out FILE] [--quick] [--write]
 
-Every service is stopped (SIGINT, then SIGTERM and SIGKILL to its session) and its temp dir
-removed, also when the bench fails or is interrupted. Figures, machine facts and the commands go to
-``--out`` (JSON; default ``bench/results/service.json``) and the same path with ``.md``.
+Every service (``nas.testing.serve``, as the end-to-end tests start it) is stopped (SIGINT, then
+SIGTERM and SIGKILL to its session) and its temp dir removed, also when the bench fails or is
+interrupted. Figures, machine facts and the commands go to ``--out`` (JSON; default
+``bench/results/service.json``) and the same path with ``.md``; ``--write`` puts the report into
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -43,27 +45,22 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import resource
 import shutil
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _harness as h
 
-RESULTS = ROOT / "bench" / "results"
-NAS = str(Path(sys.executable).with_name("nas"))
+from nas.testing.serve import ServeProcess, isolated_env, session_processes
+
 FINAL = ("succeeded", "failed", "cancelled")
 AIM = 0.8
 MAX_BUDGET = 10_000  # the largest page of candidates the store gives: read back in one page
@@ -84,88 +81,35 @@ def stamp(iso: str | None) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
 
 
-class Service:
+class Service(ServeProcess):
     """``nas serve`` in its own session, data dir and Ray temp dir; ``stop()`` ends all of it."""
 
     def __init__(self, env: dict[str, str], timeout: float) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="nas-bench-", dir="/tmp"))  # short: Ray's socket paths
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}/api/v1"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
-                    "NAS_DATA_DIR": str(self.dir / "var"), "RAY_TMPDIR": str(self.dir / "ray"), **env}
-        self.env.pop("DATABASE_URL", None)
-        self.command = [NAS, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.log = open(self.dir / "serve.log", "w")  # noqa: SIM115 -- closed by stop()
-        started = time.perf_counter()
-        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
-                                        start_new_session=True)
+        super().__init__(isolated_env(self.dir / "var", {"RAY_TMPDIR": str(self.dir / "ray"), **env}),
+                         self.dir / "serve.log", new_session=True)
+        timer = h.Timer()
         try:
-            self.health = self._wait_healthy(started + timeout)
+            self.health = self.start(timeout)
         except BaseException:  # a failed or interrupted start-up leaves nothing behind either
-            print(self.tail(), file=sys.stderr)
+            print(self.log_tail(), file=sys.stderr)
             self.stop()
             raise
-        self.start_s = time.perf_counter() - started
-
-    def _wait_healthy(self, deadline: float) -> dict:
-        while True:
-            if self.process.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError(f"nas serve did not answer /health (exit {self.process.poll()})")
-            try:
-                status, health = http("GET", f"{self.base}/health", timeout=2)
-                if status == 200:
-                    return health
-            except OSError:
-                pass
-            time.sleep(0.1)
-
-    def tail(self, lines: int = 40) -> str:
-        self.log.flush()
-        return "\n".join((self.dir / "serve.log").read_text(errors="replace").splitlines()[-lines:])
+        self.start_s = timer.seconds
 
     def stop(self) -> float | None:
         """SIGINT (uvicorn's graceful stop: the dispatcher, then Ray at exit), SIGTERM if that hangs,
-        then SIGKILL to whatever is left in the session (Ray's processes share it); the temp dir
-        goes. Returns the seconds the graceful stop took (None: it had to be forced)."""
+        then SIGKILL to whatever is left in the session; the temp dir goes. Returns the seconds the
+        graceful stop took (None: it had to be forced)."""
         # A second Ctrl-C or SIGTERM must not cut the clean-up short.
         handlers = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-        started, graceful = time.perf_counter(), None
         try:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
-            graceful = time.perf_counter() - started
-        except subprocess.TimeoutExpired:
-            self._signal_session(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            # Ray's workers exit when they see their raylet go: give them a moment before counting.
-            deadline = time.monotonic() + 5
-            while self._signal_session(0) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            self.left_behind = self._signal_session(signal.SIGKILL)
-            self.process.wait()
-            self.log.close()
+            graceful = super().stop(signal.SIGINT, grace=30)
             shutil.rmtree(self.dir, ignore_errors=True)
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         return graceful
-
-    def _signal_session(self, sig: int) -> bool:
-        """Signal every live process of the service's session (Ray's workers lead process groups
-        of their own, but stay in the session); whether there were any."""
-        members = session_processes(self.process.pid)
-        for pid in members:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        return bool(members)
 
     def cpu(self) -> dict[int, tuple[str, float]]:
         """CPU seconds so far of each process of the service, with its role: the service itself
@@ -176,20 +120,6 @@ class Service:
             worker = title.startswith("ray::") and not title.endswith("Agent")
             out[pid] = ("main" if pid == self.process.pid else "workers" if worker else "ray_daemons", seconds)
         return out
-
-
-def session_processes(session: int) -> dict[int, tuple[str, float]]:
-    """Live processes of ``session``: pid -> (title, CPU seconds so far), from /proc."""
-    found, tick = {}, os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()  # fields from the 3rd, state, on
-            title = (stat.parent / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:  # gone meanwhile
-            continue
-        if fields[0] != "Z" and int(fields[3]) == session:
-            found[int(stat.parent.name)] = (title, (int(fields[11]) + int(fields[12])) / tick)  # utime + stime
-    return found
 
 
 def cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
@@ -224,7 +154,7 @@ def phases(history: list, written: list[float], started: float, finished: float)
     return {
         "first_batch_s": ends[0] - started if ends else None,
         "steady_evals_per_s": (counts[-1] - counts[0]) / (ends[-1] - ends[0]) if len(ends) > 1 else None,
-        "median_batch_s": statistics.median(steps) if steps else None,
+        "median_batch_s": h.median(steps),
         "tail_s": finished - ends[-1] if ends else None,
         "batches": len(ends),
     }
@@ -246,16 +176,16 @@ def run_in_process(body: dict) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="nas-bench-", dir="/tmp"))
     store = open_store(f"sqlite:///{folder / 'nas.db'}")
     try:
-        store.ensure_shipped_devices()
+        store.devices.ensure_shipped()
         request = SearchRequest.model_validate(body)
         config = request.to_config()
-        record = store.get_profile(request.device, request.space)
-        profile, space = store.load_profile(record.id), searchspaces.get(request.space)
+        record = store.profiles.get(request.device, request.space)
+        profile, space = store.profiles.load(record.id), searchspaces.get(request.space)
         data = load_data(config.proxy, space, profile.num_classes)
-        search = store.create_search({**request.model_dump(), "profile_version": record.version},
+        search = store.searches.create({**request.model_dump(), "profile_version": record.version},
                                      space=request.space, device=request.device, profile_id=record.id,
                                      strategy=config.strategy, budget=config.budget, seed=config.seed)
-        store.update_search(search.id, status="running")
+        store.searches.update(search.id, status="running")
         workers = max(1, min(os.cpu_count() or 1, config.batch_size))  # as `nas search` chooses
         load, main_before = os.getloadavg()[0], resource.getrusage(resource.RUSAGE_SELF)
         workers_before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's, once close() reaps them
@@ -267,11 +197,11 @@ def run_in_process(body: dict) -> dict:
         finally:
             inner.close()
         recorder(runner)
-        store.update_search(search.id, status="succeeded")
+        store.searches.update(search.id, status="succeeded")
         seconds = time.perf_counter() - started
         cpu = {"main": cpu_seconds(resource.RUSAGE_SELF, main_before),
                "workers": cpu_seconds(resource.RUSAGE_CHILDREN, workers_before), "ray_daemons": 0.0}
-        rows = store.list_candidates(search.id, sort="created", descending=False, limit=MAX_BUDGET)
+        rows = store.candidates.list(search.id, sort="created", descending=False, limit=MAX_BUDGET)
         return {"where": "in-process", "workers": workers, "evaluated": runner.evaluated, "seconds": seconds,
                 "evals_per_s": runner.evaluated / seconds, "load_before": load, "cpu_s": cpu,
                 **phases(runner.history, [r.created_at.timestamp() for r in rows], wall, wall + seconds)}
@@ -286,14 +216,14 @@ def run_through_service(body: dict, args: argparse.Namespace) -> dict:
         time.sleep(args.settle)
         load, cpu_before = os.getloadavg()[0], service.cpu()
         submitted = time.time()
-        status, search = http("POST", f"{service.base}/searches", body)
+        status, search = http("POST", f"{service.api}/searches", body)
         if status != 202:
             raise RuntimeError(f"POST /searches answered {status}: {search}")
-        search, seen, trips = poll_until_final(service.base, search["id"], args.poll, args.timeout)
+        search, seen, trips = poll_until_final(service.api, search["id"], args.poll, args.timeout)
         cpu = cpu_spent(cpu_before, service.cpu())
         if search["status"] != "succeeded":
             raise RuntimeError(f"search {search['id']} {search['status']}: {search['error']}")
-        _, page = http("GET", f"{service.base}/searches/{search['id']}/candidates?sort=created&descending=false"
+        _, page = http("GET", f"{service.api}/searches/{search['id']}/candidates?sort=created&descending=false"
                               f"&limit={MAX_BUDGET}")
         started, finished = stamp(search["started_at"]), stamp(search["finished_at"])
         n = search["evaluated"]
@@ -301,39 +231,34 @@ def run_through_service(body: dict, args: argparse.Namespace) -> dict:
             "where": "service", "evaluated": n, "seconds": finished - started, "evals_per_s": n / (finished - started),
             "user_seconds": seen - submitted, "user_evals_per_s": n / (seen - submitted),
             "queue_wait_s": started - submitted, "noticed_after_s": seen - finished, "load_before": load,
-            "polls": len(trips), "poll_ms_median": 1000 * statistics.median(trips),
+            "polls": len(trips), "poll_ms_median": 1000 * h.median(trips),
             "start_s": service.start_s, "ray": service.health.get("ray"), "cpu_s": cpu,
             **phases(search["history"], [stamp(c["created_at"]) for c in page["items"]], started, finished),
         }
     except BaseException:
-        print(service.tail(), file=sys.stderr)
+        print(service.log_tail(), file=sys.stderr)
         raise
     finally:
         stop_s = service.stop()
     return {**result, "stop_s": stop_s, "processes_left_after_stop": service.left_behind}
 
 
-def fmt(value: float | None, spec: str = ".2f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def cpu_per_eval(runs: list[dict]) -> str:
     roles = ("main", "workers", "ray_daemons")
-    per = {k: statistics.median(r["cpu_s"][k] / r["evaluated"] for r in runs) for k in roles}
+    per = {k: h.median(r["cpu_s"][k] / r["evaluated"] for r in runs) for k in roles}
     return f"{sum(per.values()):.3f} s (" + " / ".join(f"{per[k]:.3f}" for k in roles) + ")"
 
 
 def median_of(runs: list[dict], key: str) -> float | None:
-    values = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(values) if values else None
+    return h.median(r.get(key) for r in runs)
 
 
 def rate_section(args: argparse.Namespace, body: dict) -> tuple[dict, list[str]]:
     runs = []
-    for repeat in range(args.repeats):
-        for where, run in (("in-process", run_in_process), ("service", lambda b: run_through_service(b, args))):
-            print(f"[repeat {repeat + 1}/{args.repeats}] {where}...", flush=True)
-            runs.append({"repeat": repeat + 1, **run(body)})
+    ways = (("in-process", run_in_process), ("service", lambda b: run_through_service(b, args)))
+    for repeat, _, (where, run) in h.interleave(ways, args.repeats, rotate=False):
+        print(f"[repeat {repeat + 1}/{args.repeats}] {where}...", flush=True)
+        runs.append({"repeat": repeat + 1, **run(body)})
     local = [r for r in runs if r["where"] == "in-process"]
     served = [r for r in runs if r["where"] == "service"]
     base = median_of(local, "evals_per_s")
@@ -352,26 +277,26 @@ def rate_section(args: argparse.Namespace, body: dict) -> tuple[dict, list[str]]
              ("| run | where | evaluated | seconds | evals/s | first batch s | steady evals/s | median batch s "
               "| tail s | CPU s: main / workers / Ray daemons | load before |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['repeat']} | {r['where']} | {r['evaluated']} | {fmt(r['seconds'], '.1f')} | "
-              f"{fmt(r['evals_per_s'])} | {fmt(r['first_batch_s'])} | {fmt(r['steady_evals_per_s'])} | "
-              f"{fmt(r['median_batch_s'])} | {fmt(r['tail_s'])} | "
-              + " / ".join(fmt(r["cpu_s"][k], ".1f") for k in ("main", "workers", "ray_daemons"))
-              + f" | {fmt(r['load_before'], '.1f')} |" for r in runs]
+    lines += [f"| {r['repeat']} | {r['where']} | {r['evaluated']} | {h.fmt(r['seconds'], '.1f')} | "
+              f"{h.fmt(r['evals_per_s'])} | {h.fmt(r['first_batch_s'])} | {h.fmt(r['steady_evals_per_s'])} | "
+              f"{h.fmt(r['median_batch_s'])} | {h.fmt(r['tail_s'])} | "
+              + " / ".join(h.fmt(r["cpu_s"][k], ".1f") for k in ("main", "workers", "ray_daemons"))
+              + f" | {h.fmt(r['load_before'], '.1f')} |" for r in runs]
     lines += [
         "", ("first batch: from the start to its candidates written (worker start-up included); steady: "
              "the later batches; tail: the last write to the final status (in-process: the pool's shutdown)."),
-        "", f"- in-process: **{fmt(base)} evals/s** ({local[0]['workers']} worker processes, 1 torch thread each)",
-        (f"- service, the search's started_at..finished_at: **{fmt(s['service_evals_per_s'])} evals/s = "
+        "", f"- in-process: **{h.fmt(base)} evals/s** ({local[0]['workers']} worker processes, 1 torch thread each)",
+        (f"- service, the search's started_at..finished_at: **{h.fmt(s['service_evals_per_s'])} evals/s = "
          f"{s['ratio']:.2f}x in-process** (aim >= {AIM:.2f}x: {'met' if s['aim_met'] else 'MISSED'}; per repeat "
          + ", ".join(f"{x:.2f}x" for x in s["ratio_per_repeat"]) + ")"),
         (f"- service, submit to the poll that saw it final (every {args.poll} s): "
-         f"{fmt(s['service_user_evals_per_s'])} evals/s = {s['user_ratio']:.2f}x; queue wait "
-         f"{fmt(s['queue_wait_s'])} s, final seen {fmt(s['noticed_after_s'])} s after finishing, "
-         f"a poll took {fmt(median_of(served, 'poll_ms_median'), '.1f')} ms"),
+         f"{h.fmt(s['service_user_evals_per_s'])} evals/s = {s['user_ratio']:.2f}x; queue wait "
+         f"{h.fmt(s['queue_wait_s'])} s, final seen {h.fmt(s['noticed_after_s'])} s after finishing, "
+         f"a poll took {h.fmt(median_of(served, 'poll_ms_median'), '.1f')} ms"),
         ("- CPU seconds per evaluation (main process / evaluation workers / Ray's daemons; less noisy than "
          "wall time on a shared machine): in-process " + cpu_per_eval(local) + "; service " + cpu_per_eval(served)),
-        (f"- service start-up to /health (Ray included; not counted above): {fmt(s['service_start_s'], '.1f')} s; "
-         f"graceful stop {fmt(s['service_stop_s'], '.1f')} s; Ray {ray}"
+        (f"- service start-up to /health (Ray included; not counted above): {h.fmt(s['service_start_s'], '.1f')} s; "
+         f"graceful stop {h.fmt(s['service_stop_s'], '.1f')} s; Ray {ray}"
          + ("" if ray and ray.get("cpus") == os.cpu_count() else f" (NOT the {os.cpu_count()} cores of this machine)")
          + (" (processes were left in its session: killed)" if any(r["processes_left_after_stop"] for r in served)
             else "")),
@@ -433,16 +358,16 @@ def burst_section(args: argparse.Namespace) -> tuple[dict, list[str]]:
     try:
         time.sleep(args.settle)
         submitted = time.time()
-        answers = submit_at_once(service.base, [{"space": args.burst_space, "budget": args.burst_budget,
-                                                 "seed": seed} for seed in range(n)])
+        answers = submit_at_once(service.api, [{"space": args.burst_space, "budget": args.burst_budget,
+                                                "seed": seed} for seed in range(n)])
         ids = sorted(body["id"] for status, body in answers if status == 202)
         refused = [f"{status}: {body}" for status, body in answers if status != 202]
         if refused:
             print(f"{len(refused)} submits refused; the first: {refused[0]}", file=sys.stderr)
-        searches, running_seen = watch(service.base, ids, args.poll, args.timeout)
+        searches, running_seen = watch(service.api, ids, args.poll, args.timeout)
         wall = time.time() - submitted
         if any(s["status"] != "succeeded" for s in searches):
-            print(service.tail(), file=sys.stderr)
+            print(service.log_tail(), file=sys.stderr)
     finally:
         start_s, stop_s = service.start_s, service.stop()
     result = burst_figures(searches, running_seen, [status for status, _ in answers], wall, args)
@@ -472,8 +397,8 @@ def burst_figures(searches: list[dict], running_seen: list[int], answers: list[i
         "checks": checks, "passed": all(checks.values()), "wall_s": wall, "searches_per_min": 60 * len(done) / wall,
         "evals_per_s": sum(s["evaluated"] for s in searches) / wall, "peak_by_intervals": max_overlap(intervals),
         "peak_by_polls": max(running_seen), "polls": len(running_seen),
-        "handover_gap_s_median": statistics.median(gaps) if gaps else None, "handover_gap_s_max": max(gaps, default=None),
-        "run_s_median": statistics.median(b - a for a, b in intervals) if intervals else None,
+        "handover_gap_s_median": h.median(gaps), "handover_gap_s_max": max(gaps, default=None),
+        "run_s_median": h.median(b - a for a, b in intervals),
         "submit_answers": answers,
         "rows": [{k: s[k] for k in ("id", "seed", "status", "evaluated", "created_at", "started_at", "finished_at",
                                     "error")} for s in searches],
@@ -487,11 +412,11 @@ def burst_lines(r: dict, args: argparse.Namespace) -> list[str]:
     lines += [f"| {name} | {'pass' if ok else '**FAIL**'} |" for name, ok in r["checks"].items()]
     return lines + [
         "", (f"- submit to all final: {r['wall_s']:.1f} s; {r['searches_per_min']:.1f} searches/min, "
-             f"{r['evals_per_s']:.2f} evals/s; one search ran {fmt(r['run_s_median'], '.1f')} s (median)"),
+             f"{r['evals_per_s']:.2f} evals/s; one search ran {h.fmt(r['run_s_median'], '.1f')} s (median)"),
         (f"- most running at once: {r['peak_by_intervals']} by the intervals, {r['peak_by_polls']} in "
-         f"{r['polls']} polls (every {args.poll} s); a freed slot was taken {fmt(r['handover_gap_s_median'])} s "
-         f"later (median; max {fmt(r['handover_gap_s_max'])} s)"),
-        (f"- service start-up {r['service_start_s']:.1f} s, graceful stop {fmt(r['service_stop_s'], '.1f')} s"
+         f"{r['polls']} polls (every {args.poll} s); a freed slot was taken {h.fmt(r['handover_gap_s_median'])} s "
+         f"later (median; max {h.fmt(r['handover_gap_s_max'])} s)"),
+        (f"- service start-up {r['service_start_s']:.1f} s, graceful stop {h.fmt(r['service_stop_s'], '.1f')} s"
          + (" (processes were left in its session: killed)" if r["processes_left_after_stop"] else "")),
     ]
 
@@ -514,12 +439,8 @@ def machine() -> dict:
     import ray
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-            "cpu": model, "torch_threads_default": torch.get_num_threads(), "torch_threads_per_worker": 1,
-            "torch": torch.__version__, "ray": ray.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg": os.getloadavg()}
+    return {**h.facts(), "torch_threads_default": torch.get_num_threads(), "torch_threads_per_worker": 1,
+            "torch": torch.__version__, "ray": ray.__version__}
 
 
 def commands(args: argparse.Namespace, body: dict) -> dict:
@@ -534,10 +455,10 @@ def commands(args: argparse.Namespace, body: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = h.parser(__doc__, seed=0, quick={"space": "nasbench201", "budget": 16, "burst": 3, "burst_budget": 8,
+                                             "settle": 0.0})
     parser.add_argument("--space", default="mobilenetv3")
     parser.add_argument("--budget", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", default=None, help="default: the service's (tpe)")
     parser.add_argument("--proxy", default=None, help="default: the service's (synflow)")
     parser.add_argument("--repeats", type=int, default=1, help="in-process and service runs, alternated")
@@ -550,7 +471,7 @@ def main() -> int:
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between /health and the first submit")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for start-up, for a search")
-    parser.add_argument("--out", type=Path, default=RESULTS / "service.json")
+    parser.add_argument("--out", type=Path, default=h.RESULTS / "service.json")
     args = parser.parse_args()
     if args.repeats < 1 or args.burst < 1 or args.max_concurrent < 1:
         parser.error("--repeats, --burst and --max-concurrent must be at least 1")
@@ -577,10 +498,8 @@ def main() -> int:
         report += lines + [""]
         print("\n" + "\n".join(lines), flush=True)
     report += ["Commands:", ""] + [f"- {k}: `{v}`" for k, v in document["commands"].items()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1))
-    args.out.with_suffix(".md").write_text("\n".join(report) + "\n")
-    print(f"\nwrote {args.out} and {args.out.with_suffix('.md')}")
+    h.save(args.out, document, report)
+    h.publish(args, "service", "The service against in-process", "\n".join(report[2:]))
     return 0 if document.get("burst", {}).get("passed", True) else 1
 
 

@@ -1,0 +1,1 @@
+"""The shipped device latency profiles, ``<device>__<space>.json`` (package data); their format: FORMAT.md."""

@@ -17,6 +17,7 @@ from typing import Any
 import searchspaces
 from nas import proxies as proxy_registry
 from nas.datasets.calibration import CalibrationSet
+from nas.errors import InvalidField
 from nas.latency import Profile, predict
 from nas.proxies import ProxyData
 from nas.proxies.data import calibration_data, resize_to
@@ -42,20 +43,20 @@ class ProxyConfig:
 
     def __post_init__(self) -> None:
         if not self.proxies:
-            raise ValueError("proxies: name at least one proxy")
+            raise InvalidField("proxies", "name at least one proxy")
         for name in self.proxies:
             try:
                 proxy_registry.get(name)
             except ValueError as error:
-                raise ValueError(f"proxies: {error}") from None
+                raise InvalidField("proxies", str(error)) from None
         if len(set(self.proxies)) != len(self.proxies):
-            raise ValueError("proxies: a proxy is named twice")
+            raise InvalidField("proxies", "a proxy is named twice")
         if self.ensemble and len(self.proxies) < 2:
-            raise ValueError("ensemble: name at least two proxies")
+            raise InvalidField("ensemble", "name at least two proxies")
         if not self.ensemble and len(self.proxies) != 1:
-            raise ValueError("proxies: several proxies need the ensemble (--ensemble)")
+            raise InvalidField("proxies", "several proxies need the ensemble (--ensemble)")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size: must be at least 1, got {self.batch_size}")
+            raise InvalidField("batch_size", f"must be at least 1, got {self.batch_size}")
 
     @property
     def computed(self) -> tuple[str, ...]:
@@ -134,7 +135,7 @@ def load_data(config: ProxyConfig, space: searchspaces.SearchSpace, num_classes:
     image whatever the configuration says.
     """
     if config.data not in BUILT_IN_DATA and uploaded is None:
-        raise ValueError(f"data: unknown dataset {config.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
+        raise InvalidField("data", f"unknown dataset {config.data!r}; built in: {', '.join(BUILT_IN_DATA)}")
     resolution = max(space.resolutions)
     if not config.needs_data():
         return proxy_registry.synthetic_data(1, resolution, num_classes, seed=config.data_seed)
@@ -143,6 +144,6 @@ def load_data(config: ProxyConfig, space: searchspaces.SearchSpace, num_classes:
     if config.data == "cifar10_sample":
         return proxy_registry.cifar10_data(config.batch_size, resolution, seed=config.data_seed)
     if uploaded.num_classes > num_classes:
-        raise ValueError(f"data: dataset {config.data!r} has {uploaded.num_classes} classes; the networks "
+        raise InvalidField("data", f"dataset {config.data!r} has {uploaded.num_classes} classes; the networks "
                          f"have {num_classes} outputs (the device profile's num_classes)")
     return calibration_data(uploaded, config.data, config.batch_size, resolution, seed=config.data_seed)

@@ -1,7 +1,7 @@
 """Export of a found network: ONNX (the built module with its initial weights) and a JSON architecture.
 
-ONNX goes through PyTorch's TorchScript exporter (``dynamo=False``), the same code path the latency
-profiler's ONNX Runtime timings use (``onnx_bytes``), at opset ``ONNX_OPSET``: one ``input``
+ONNX goes through ``nas.onnx_export.onnx_bytes`` (PyTorch's TorchScript exporter at opset
+``ONNX_OPSET``), the same code path the latency profiler's ONNX Runtime timings use: one ``input``
 (N x 3 x R x R at the arch's resolution) and one ``logits`` output (N x classes), with a dynamic batch
 axis. Weights are the space's initialisation after ``torch.manual_seed(seed)``: with the search's seed
 they are the very weights its zero-cost proxies scored.
@@ -15,9 +15,6 @@ to the network's. Multiply-adds follow ``nas.counting`` (a candidate's stored ``
 
 from __future__ import annotations
 
-import io
-import threading
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +23,11 @@ from torch import nn
 
 import searchspaces
 from nas.counting import count_macs, count_params
+from nas.onnx_export import TORCH_LOCK, onnx_bytes
 
 if TYPE_CHECKING:
     from nas.storage import Store
 
-ONNX_OPSET = 17
 FORMATS = ("onnx", "json")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 # Hyper-parameters read off a layer when it has them (torch's own attribute names).
@@ -39,25 +36,6 @@ HYPER_PARAMETERS = (
     "in_features", "out_features", "num_features", "num_groups", "num_channels", "output_size",
     "p", "approximate", "heads",
 )
-# Seeding the global RNG and the TorchScript exporter's global state are not thread-safe, and the
-# API exports in its thread pool.
-_TORCH_LOCK = threading.Lock()
-
-
-def onnx_bytes(module: nn.Module, example: torch.Tensor, *, input_name: str = "input",
-               output_name: str = "output", dynamic_batch: bool = False) -> bytes:
-    """``module`` traced on ``example`` and exported as an ONNX model (serialised bytes)."""
-    buffer = io.BytesIO()
-    axes = {input_name: {0: "batch"}, output_name: {0: "batch"}} if dynamic_batch else None
-    with _TORCH_LOCK, warnings.catch_warnings():
-        # The TorchScript exporter exports a block in ~0.4 s against ~6 s for the torch.export
-        # one, which matters when a space has hundreds of block keys; it is deprecated, not gone.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module, (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-            input_names=[input_name], output_names=[output_name], dynamic_axes=axes,
-        )
-    return buffer.getvalue()
 
 
 def resolve(space: searchspaces.SearchSpace | str, arch: Any) -> tuple[searchspaces.SearchSpace, Any]:
@@ -74,7 +52,7 @@ def build(space: searchspaces.SearchSpace | str, arch: Any, num_classes: int | N
           seed: int = 0) -> nn.Module:
     """The candidate as its real module, in eval mode, with the weights seeded by ``seed``."""
     space, arch = resolve(space, arch)
-    with _TORCH_LOCK, torch.random.fork_rng(devices=[]):
+    with TORCH_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module = space.build(arch, num_classes)
     return module.eval()
@@ -97,7 +75,7 @@ def to_onnx(space: searchspaces.SearchSpace | str, arch: Any, num_classes: int |
     model = onnx.load_from_string(data)
     model.doc_string = f"{space.name} candidate {space.encode(arch)}"
     metadata = {"space": space.name, "arch": space.encode(arch), "arch_hash": space.arch_hash(arch),
-                "resolution": space.resolution(arch), "num_classes": space._classes(num_classes), "seed": seed}
+                "resolution": space.resolution(arch), "num_classes": space.classes(num_classes), "seed": seed}
     onnx.helper.set_model_props(model, {key: str(value) for key, value in metadata.items()})
     onnx.checker.check_model(model)
     return model.SerializeToString()
@@ -106,7 +84,7 @@ def to_onnx(space: searchspaces.SearchSpace | str, arch: Any, num_classes: int |
 def to_json(space: searchspaces.SearchSpace | str, arch: Any, num_classes: int | None = None) -> dict[str, Any]:
     """The candidate's architecture: its encodings, counts, block keys and layer list (plain JSON)."""
     space, arch = resolve(space, arch)
-    classes = space._classes(num_classes)
+    classes = space.classes(num_classes)
     module = build(space, arch, classes)
     resolution = space.resolution(arch)
     shape = (1, 3, resolution, resolution)
@@ -227,10 +205,10 @@ def stored_candidate(store: Store, candidate_id: int, num_classes: int | None = 
                      seed: int | None = None) -> Exportable:
     """A stored candidate, with the class count of its search's device profile (else the space's
     default) and its search's seed; ``NotFound`` naming the candidate when there is none."""
-    candidate = store.get_candidate(candidate_id)
-    search = store.get_search(candidate.search_id)
+    candidate = store.candidates.get(candidate_id)
+    search = store.searches.get(candidate.search_id)
     if num_classes is None:
-        num_classes = (store.load_profile(search.profile_id).num_classes if search.profile_id is not None
+        num_classes = (store.profiles.load(search.profile_id).num_classes if search.profile_id is not None
                        else searchspaces.get(search.space).default_num_classes)
     return Exportable(space=search.space, arch=candidate.arch, num_classes=num_classes,
                       seed=(search.seed or 0) if seed is None else seed, candidate_id=candidate.id,

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nas.errors import InvalidField, Problem
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NAS_", extra="ignore", populate_by_name=True)
@@ -38,8 +40,10 @@ class Settings(BaseSettings):
     )
 
 
-class SettingsError(ValueError):
-    """A setting read from the environment is invalid; the message names the variable."""
+class SettingsError(InvalidField):
+    """A setting read from the environment is invalid; each problem names its variable."""
+
+    kind = "setting"
 
 
 @lru_cache
@@ -50,5 +54,6 @@ def get_settings() -> Settings:
         problems = []
         for item in error.errors():
             field = str(item["loc"][0]) if item["loc"] else "?"
-            problems.append(f"NAS_{field.upper()}={item.get('input')!r}: {item['msg']}")
-        raise SettingsError("invalid setting " + "; ".join(problems)) from None
+            variable = field if field.isupper() else f"NAS_{field.upper()}"
+            problems.append(Problem(variable, f"{item['msg']}, got {item.get('input')!r}"))
+        raise SettingsError.many(problems, what="setting", where="environment") from None

@@ -73,7 +73,7 @@ class SearchSpace(ABC):
 
     Entry points used across the project: ``sample``, ``mutate``, ``encode``, ``decode``, ``to_json``,
     ``from_json``, ``arch_hash``, ``size``, ``build``, ``resolution``, ``blocks``, ``all_blocks``,
-    ``block_module`` and ``describe``.
+    ``block_module``, ``describe``, ``classes`` and ``check_resolutions``.
     """
 
     name: str = ""
@@ -219,14 +219,18 @@ class SearchSpace(ABC):
             "choices": self.choices(),
         }
 
-    # -- helpers for subclasses ------------------------------------------------------------------
-    def _classes(self, num_classes: int | None) -> int:
+    # -- arguments every space checks the same way -----------------------------------------------
+    def classes(self, num_classes: int | None) -> int:
+        """The class count of a network built for ``num_classes`` (None: ``default_num_classes``);
+        ``ValueError`` unless it is a positive integer."""
         classes = self.default_num_classes if num_classes is None else num_classes
         if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
             raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
         return classes
 
-    def _check_resolutions(self, resolutions: tuple[int, ...] | None) -> tuple[int, ...]:
+    def check_resolutions(self, resolutions: tuple[int, ...] | None) -> tuple[int, ...]:
+        """``resolutions`` as a tuple (None: all of the space's); ``ValueError`` naming the first
+        resolution the space does not have."""
         if resolutions is None:
             return self.resolutions
         bad = [r for r in resolutions if r not in self.resolutions]

@@ -29,8 +29,7 @@ the head, and the network is built of exactly those modules so per-block costs s
 from __future__ import annotations
 
 import random
-import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -38,51 +37,29 @@ from torch import nn
 
 from searchspaces.base import Chooser, SearchSpace, block_key
 from searchspaces.layers import GlobalAvgPool
+from searchspaces.metaformer_arch import (
+    DEPTHS,
+    FIELDS,
+    MIXERS,
+    MLP_RATIOS,
+    NUM_STAGES,
+    WIDTHS,
+    MetaFormerArch,
+    Stage,
+    arch_from_json,
+    arch_to_json,
+    decode_arch,
+    decode_stage,
+    encode_arch,
+    stage_options,
+    validate_arch,
+)
 from searchspaces.registry import register
 
-MIXERS = ("identity", "pool", "sepconv", "attention")
-DEPTHS = ((1, 2, 3), (1, 2, 3), (2, 4, 6, 8), (1, 2, 3))
-WIDTHS = ((32, 64), (64, 128), (192, 256, 320), (384, 512))
-MLP_RATIOS = (2, 3, 4)
-FIELDS = ("mixer", "depth", "width", "mlp_ratio")
-NUM_STAGES = 4
 HEAD_DIM = 32
 RESOLUTION = 224
 STAGE_SIZES = tuple(RESOLUTION // 4 >> i for i in range(NUM_STAGES))  # 56, 28, 14, 7
 LAYER_SCALE_INIT = 1e-5
-_TOKEN = re.compile(r"^([a-z]+)_d([1-9][0-9]*)_w([1-9][0-9]*)_r([1-9][0-9]*)$")
-
-
-class Stage(NamedTuple):
-    """One stage's choices; a plain (immutable, hashable) tuple with named fields."""
-
-    mixer: str
-    depth: int
-    width: int
-    mlp_ratio: int
-
-
-MetaFormerArch = tuple[Stage, Stage, Stage, Stage]
-
-
-def stage_options(stage: int) -> dict[str, tuple]:
-    """The choices of stage ``stage`` (0-based), by field."""
-    return {"mixer": MIXERS, "depth": DEPTHS[stage], "width": WIDTHS[stage], "mlp_ratio": MLP_RATIOS}
-
-
-def choice_problem(stage: int, field: str, value: Any) -> str | None:
-    """Why ``value`` is not a valid ``field`` of stage ``stage`` (0-based), or None if it is.
-
-    Booleans and floats are refused even where they compare equal to a choice (True == 1).
-    """
-    options = stage_options(stage)[field]
-    if field == "mixer":
-        if isinstance(value, str) and value in options:
-            return None
-        return f"unknown mixer {value!r}; choose from {list(options)}"
-    if isinstance(value, int) and not isinstance(value, bool) and value in options:
-        return None
-    return f"{field} {value!r} is not a stage {stage + 1} choice; choose from {list(options)}"
 
 
 class StarReLU(nn.Module):
@@ -252,79 +229,18 @@ class MetaFormerSpace(SearchSpace):
     operation_fields = ("mixer",)
     published = {"PoolFormer-S12": "pool_d2_w64_r4|pool_d2_w128_r4|pool_d6_w320_r4|pool_d2_w512_r4"}
 
-    # -- encodings -------------------------------------------------------------------------------
+    # -- encodings (searchspaces.metaformer_arch) ----------------------------------------------
     def encode(self, arch: MetaFormerArch) -> str:
-        self._validate(arch)
-        return "|".join(f"{m}_d{d}_w{w}_r{r}" for m, d, w, r in arch)
+        return encode_arch(arch)
 
     def decode(self, text: str) -> MetaFormerArch:
-        if not isinstance(text, str):
-            raise ValueError(
-                f"bad token {str(text)!r}: a MetaFormer arch string must be a string, "
-                f"got {type(text).__name__}"
-            )
-        tokens = text.strip().split("|")
-        if len(tokens) != NUM_STAGES:
-            raise ValueError(
-                f"bad token {text!r}: a MetaFormer arch string has {NUM_STAGES} stages joined by "
-                f"'|', found {len(tokens)}"
-            )
-        return tuple(self._decode_stage(i, t) for i, t in enumerate(tokens))  # type: ignore[return-value]
-
-    def _decode_stage(self, index: int, token: str) -> Stage:
-        match = _TOKEN.match(token)
-        if not match:
-            why = "empty stage token" if not token else "garbled stage token"
-            raise ValueError(
-                f"bad token {token!r}: {why} for stage {index + 1}; expected "
-                "<mixer>_d<depth>_w<width>_r<mlp ratio>, e.g. pool_d2_w64_r4"
-            )
-        mixer, *numbers = match.groups()
-        stage = Stage(mixer, *(int(n) for n in numbers))
-        for field, value in zip(FIELDS, stage):
-            problem = choice_problem(index, field, value)
-            if problem:
-                raise ValueError(f"bad token {token!r}: {problem}")
-        return stage
+        return decode_arch(text)
 
     def to_json(self, arch: MetaFormerArch) -> dict[str, Any]:
-        self._validate(arch)
-        return {f"stage{i + 1}.{f}": v for i, s in enumerate(arch) for f, v in zip(FIELDS, s)}
+        return arch_to_json(arch)
 
     def from_json(self, data: dict[str, Any]) -> MetaFormerArch:
-        if not isinstance(data, dict):
-            raise ValueError("a MetaFormer JSON arch must be an object like {'stage1.mixer': 'pool'}")
-        expected = [f"stage{i + 1}.{field}" for i in range(NUM_STAGES) for field in FIELDS]
-        unknown = sorted(set(data) - set(expected), key=str)
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; fields are {expected}")
-        missing = [name for name in expected if name not in data]
-        if missing:
-            raise ValueError(f"missing field {missing[0]!r}")
-        for name in expected:
-            stage, field = int(name[5]) - 1, name.split(".")[1]
-            problem = choice_problem(stage, field, data[name])
-            if problem:
-                raise ValueError(f"bad field {name!r}: {problem}")
-        return tuple(
-            Stage(*(data[f"stage{i + 1}.{f}"] for f in FIELDS)) for i in range(NUM_STAGES)
-        )  # type: ignore[return-value]
-
-    def _validate(self, arch: Any) -> None:
-        if not isinstance(arch, tuple) or len(arch) != NUM_STAGES:
-            raise ValueError(
-                f"a MetaFormer arch is a tuple of {NUM_STAGES} stages "
-                f"(mixer, depth, width, mlp_ratio), got {arch!r}"
-            )
-        for index, stage in enumerate(arch):
-            if not isinstance(stage, tuple) or len(stage) != len(FIELDS):
-                raise ValueError(
-                    f"bad token {stage!r} for stage {index + 1}: a stage is a tuple {FIELDS}"
-                )
-            for field, value in zip(FIELDS, stage):
-                problem = choice_problem(index, field, value)
-                if problem:
-                    raise ValueError(f"bad token {value!r} for stage{index + 1}.{field}: {problem}")
+        return arch_from_json(data)
 
     # -- exploring -------------------------------------------------------------------------------
     def sample_with(self, choose: Chooser) -> MetaFormerArch:
@@ -334,7 +250,7 @@ class MetaFormerSpace(SearchSpace):
         )  # type: ignore[return-value]
 
     def mutate(self, arch: MetaFormerArch, rng: random.Random) -> MetaFormerArch:
-        self._validate(arch)
+        validate_arch(arch)
         index, field = rng.randrange(NUM_STAGES), rng.choice(FIELDS)
         stage = Stage(*arch[index])
         current = getattr(stage, field)
@@ -363,12 +279,12 @@ class MetaFormerSpace(SearchSpace):
 
     # -- building and costing --------------------------------------------------------------------
     def build(self, arch: MetaFormerArch, num_classes: int | None = None) -> nn.Module:
-        self._validate(arch)
-        return MetaFormerNetwork(tuple(Stage(*s) for s in arch), self._classes(num_classes))
+        validate_arch(arch)
+        return MetaFormerNetwork(tuple(Stage(*s) for s in arch), self.classes(num_classes))
 
     def blocks(self, arch: MetaFormerArch, num_classes: int | None = None) -> list[str]:
-        self._validate(arch)
-        classes = self._classes(num_classes)
+        validate_arch(arch)
+        classes = self.classes(num_classes)
         stages = [Stage(*s) for s in arch]
         keys = [_stem_key(stages[0].width)]
         for index, stage in enumerate(stages):
@@ -382,8 +298,8 @@ class MetaFormerSpace(SearchSpace):
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> set[str]:
         """Enumerated per block kind: every width of adjacent stages can meet, so all pairs occur."""
-        self._check_resolutions(resolutions)
-        classes = self._classes(num_classes)
+        self.check_resolutions(resolutions)
+        classes = self.classes(num_classes)
         keys = {_stem_key(width) for width in WIDTHS[0]}
         keys |= {_head_key(width, classes) for width in WIDTHS[-1]}
         for index in range(NUM_STAGES):
@@ -415,12 +331,12 @@ class MetaFormerSpace(SearchSpace):
         """The keys ``blocks`` makes for the part, from the same key functions."""
         fields = part.split("|")
         if fields[0] == "head":
-            return [_head_key(int(fields[1]), self._classes(num_classes))]
+            return [_head_key(int(fields[1]), self.classes(num_classes))]
         if fields[0] == "down":
             _, index, previous, width = fields
             return [_down_key(int(index), int(previous), int(width))]
         index, token = int(fields[0]), fields[1]
-        stage = self._decode_stage(index, token)
+        stage = decode_stage(index, token)
         keys = [_block_key(index, stage.width, stage.mixer, stage.mlp_ratio)] * stage.depth
         return [_stem_key(stage.width), *keys] if index == 0 else keys
 

@@ -252,7 +252,7 @@ class MobileNetV3Space(SearchSpace):
     # -- building and costing --------------------------------------------------------------------
     def build(self, arch: MBV3Arch, num_classes: int | None = None) -> nn.Module:
         self._validate(arch)
-        classes = self._classes(num_classes)
+        classes = self.classes(num_classes)
         return nn.Sequential(*(self.block_module(key)[0] for key in self.blocks(arch, classes)))
 
     def blocks(self, arch: MBV3Arch, num_classes: int | None = None) -> list[str]:
@@ -270,14 +270,14 @@ class MobileNetV3Space(SearchSpace):
                     )
                 )
                 size, in_ch = conv_out(size, kernel, stride), out_ch
-        keys.append(block_key("mbv3_head", input=(size, size, in_ch), classes=self._classes(num_classes)))
+        keys.append(block_key("mbv3_head", input=(size, size, in_ch), classes=self.classes(num_classes)))
         return keys
 
     def all_blocks(
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> set[str]:
         keys: set[str] = set()
-        for resolution in self._check_resolutions(resolutions):
+        for resolution in self.check_resolutions(resolutions):
             # every layer choice at every position of the deepest network covers all keys: shapes
             # depend only on the position's stage and whether it is the stage's first layer
             for kernel in KERNELS:

@@ -279,11 +279,11 @@ class NASBench201Space(SearchSpace):
     # -- building and costing --------------------------------------------------------------------
     def build(self, arch: NB201Arch, num_classes: int | None = None) -> nn.Module:
         self._validate(arch)
-        return NB201Network(arch, self._classes(num_classes))
+        return NB201Network(arch, self.classes(num_classes))
 
     def blocks(self, arch: NB201Arch, num_classes: int | None = None) -> list[str]:
         self._validate(arch)
-        classes = self._classes(num_classes)
+        classes = self.classes(num_classes)
         keys = [block_key("nb201_stem", input=(RESOLUTION, RESOLUTION, 3), out=STAGE_CHANNELS[0])]
         size = RESOLUTION
         for stage, channels in enumerate(STAGE_CHANNELS):
@@ -309,7 +309,7 @@ class NASBench201Space(SearchSpace):
     def all_blocks(
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> set[str]:
-        self._check_resolutions(resolutions)
+        self.check_resolutions(resolutions)
         keys: set[str] = set()
         for op in OPS:
             keys.update(self.blocks((op,) * len(EDGES), num_classes))  # type: ignore[arg-type]

@@ -304,18 +304,18 @@ class ShuffleNetV2Space(SearchSpace):
     def build(self, arch: SPOSArch, num_classes: int | None = None) -> nn.Module:
         """The network is exactly the sequence of its block modules, so block costs sum to it."""
         self._validate(arch)
-        specs = layout(arch, self._classes(num_classes))
+        specs = layout(arch, self.classes(num_classes))
         return nn.Sequential(*(make_block(kind, shape[2], fields) for kind, shape, fields in specs))
 
     def blocks(self, arch: SPOSArch, num_classes: int | None = None) -> list[str]:
         self._validate(arch)
-        specs = layout(arch, self._classes(num_classes))
+        specs = layout(arch, self.classes(num_classes))
         return [block_key(kind, input=shape, **fields) for kind, shape, fields in specs]
 
     def all_blocks(
         self, resolutions: tuple[int, ...] | None = None, num_classes: int | None = None
     ) -> set[str]:
-        self._check_resolutions(resolutions)
+        self.check_resolutions(resolutions)
         keys: set[str] = set()
         for op in OPS:
             for scale in SCALES:

@@ -253,12 +253,12 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     assert front[0]["arch"] in result.stdout  # the table names the front's architectures
 
     with open_store(database_url) as store:
-        search = store.get_search(document["search_id"])
+        search = store.searches.get(document["search_id"])
         assert (search.status, search.evaluated, search.strategy) == ("succeeded", 24, "nsga2")
         assert search.history and search.history[-1][0] == 24
-        stored_front = store.list_candidates(search.id, pareto_only=True, limit=1000)
+        stored_front = store.candidates.list(search.id, pareto_only=True, limit=1000)
         assert {c.arch_hash for c in stored_front} == {c["arch_hash"] for c in front}
-        assert store.count_candidates(search.id) == 24
+        assert store.candidates.count(search.id) == 24
 
     # The same search again reads every score and latency from the caches: same front.
     again = tmp_path / "again.json"
@@ -275,11 +275,12 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     (["--space", "nasbench201", "--latency-max-ms", "-1"], "--latency-max-ms"),
     (["--space", "nasbench201", "--proxy", "accuracy"], "--proxy"),
     (["--space", "nasbench201", "--ensemble", "synflow"], "--ensemble"),
-    (["--space", "nasbench201", "--proxy", "synflow", "--ensemble", "synflow,naswot"], "--proxy and --ensemble"),
+    (["--space", "nasbench201", "--proxy", "synflow", "--ensemble", "synflow,naswot"], "--ensemble: give proxy or ensemble"),
     (["--space", "nasbench201", "--objective", "accuracy"], "--objective"),
     (["--space", "nasbench201", "--data", "imagenet"], "--data"),
     (["--space", "nasbench201", "--device", "pixel9"], "--device"),
     (["--space", "nasbench201", "--seed", "-1"], "--seed"),
+    (["--space", "nasbench201", "--workers", "0"], "--workers: must be at least 1"),
     (["--space", "nasbench201", "--out", "/no/such/dir/front.json"], "--out: folder '/no/such/dir' does not exist"),
 ])
 def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, message):
@@ -291,7 +292,7 @@ def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, mes
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     with open_store(url) as store:
-        assert store.list_searches() == []
+        assert store.searches.list() == []
 
 
 def test_devices_lists_shipped_and_registered_profiles(tmp_path):

@@ -69,9 +69,9 @@ def test_fit_registers_the_device_and_stores_the_profile_with_its_figures(nas, t
     assert "version 2" in again.output and "registered" not in again.output
 
     with open_store(nas.url) as store:
-        assert store.get_device("npu1").hardware == "Edge TPU"
-        record = store.get_profile("npu1", "nasbench201", version=1)
-        profile = store.load_profile(record.id)
+        assert store.devices.get("npu1").hardware == "Edge TPU"
+        record = store.profiles.get("npu1", "nasbench201", version=1)
+        profile = store.profiles.load(record.id)
     assert profile.fit.n == 20 and profile.validation.method == "leave-one-out"
     assert (profile.device.runtime, profile.device.threads, profile.device.precision) == ("tflite", 2, "int8")
     archs = [arch for arch, _ in rows]
@@ -99,7 +99,7 @@ def test_bad_rows_exit_2_naming_every_line_and_store_nothing(nas, tmp_path):
     assert result.exit_code == 2
     assert "line 6" in result.output and "not_an_op" in result.output
     with open_store(nas.url) as store:
-        assert "npu1" not in [d.name for d in store.list_devices()]
+        assert "npu1" not in [d.name for d in store.devices.list()]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -8,6 +8,9 @@ from importlib import metadata, resources
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +20,23 @@ def test_distribution_declares_the_product_dependencies():
     for name in ("torch", "optuna", "ray[tune]", "fastapi", "sqlalchemy", "pydantic", "uvicorn"):
         assert name in requires, name
     assert "nas" in {ep.name for ep in metadata.entry_points(group="console_scripts")}
+
+
+def test_the_lock_pins_every_dependency_within_its_range_and_the_cpu_torch():
+    """requirements.lock (``make lock``) pins each requirement of pyproject.toml, dev extra included, at a
+    version its range admits; torch is the CPU build, so no CUDA package is pulled in."""
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = Version(version)
+    assert pins["torch"] == Version("2.13.0+cpu")
+    assert not [name for name in pins if name.startswith("nvidia-")]
+    for text in metadata.requires("hwnas") or []:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])
 
 
 def test_latency_tables_is_importable_package_data():
@@ -29,7 +49,7 @@ def test_latency_tables_is_importable_package_data():
 )
 def test_make_setup_is_a_no_op_when_nothing_changed():
     result = subprocess.run(["make", "-q", "setup"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, "make setup would run again although pyproject.toml is unchanged"
+    assert result.returncode == 0, "make setup would run again, though pyproject.toml and the lock are unchanged"
 
 
 def test_the_cifar10_sample_ships_with_the_package():

@@ -37,7 +37,7 @@ class Calibrator:
     def ready(self, space: str) -> ProfileRecord | None:
         """This machine's profile for ``space``; ``None`` while it is being fitted (started if need be)."""
         try:
-            return self.store.get_profile(local_device_name(), space)
+            return self.store.profiles.get(local_device_name(), space)
         except NotFound:
             pass
         with self._lock:

@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import traceback
 
-import searchspaces
-from nas.evaluate import load_data
 from nas.latency.local import is_local
-from nas.search import Search
-from nas.search.persist import Recorder, stored_dataset, stored_evaluator
-from nas.search.request import parse_request
+from nas.search import service
 from nas.storage import InvalidTransition, SearchRecord, Store
 from workers.calibrator import Calibrator
 from workers.ray_backend import RayEvaluator
 
 log = logging.getLogger("nas.workers")
-
 
 
 class Dispatcher:
@@ -46,7 +40,7 @@ class Dispatcher:
         self.calibrator = Calibrator(store, on_ready=self.wake)
 
     def start(self) -> None:
-        for record in self.store.list_searches(status="running", limit=10_000):
+        for record in self.store.searches.list(status="running", limit=10_000):
             log.warning("search %s was cut off at %s/%s candidates; it resumes", record.id, record.evaluated,
                         record.budget)
             self._requeue(record.id)
@@ -84,10 +78,10 @@ class Dispatcher:
         free = self.max_concurrent - len(self._running)
         if free <= 0:
             return
-        queued = sorted(self.store.list_searches(status="queued", limit=10_000), key=lambda s: s.id)
+        queued = sorted(self.store.searches.list(status="queued", limit=10_000), key=lambda s: s.id)
         for record in [r for r in (self._with_profile(q) for q in queued) if r is not None][:free]:
             try:
-                self.store.update_search(record.id, status="running")
+                self.store.searches.update(record.id, status="running")
             except InvalidTransition:  # cancelled since it was listed
                 continue
             thread = threading.Thread(target=self._run, args=(record,), name=f"nas-search-{record.id}", daemon=True)
@@ -106,10 +100,10 @@ class Dispatcher:
         profile = self.calibrator.ready(record.space)
         if profile is None:
             return None
-        return self.store.attach_profile(record.id, profile.id)
+        return self.store.searches.attach_profile(record.id, profile.id)
 
     def _cancelled(self, search_id: int) -> bool:
-        return self._stop.is_set() or self.store.get_search(search_id).status == "cancelled"
+        return self._stop.is_set() or self.store.searches.get(search_id).status == "cancelled"
 
     def _run(self, record: SearchRecord) -> None:
         try:
@@ -119,40 +113,13 @@ class Dispatcher:
             self._wake.set()
 
     def _search(self, record: SearchRecord) -> None:
-        recorder = Recorder(self.store, record.id, resume_from=record.evaluated)
-        search: Search | None = None
-        try:
-            config = parse_request(record.request).to_config()
-            space = searchspaces.get(config.space)
-            profile = self.store.load_profile(record.profile_id)
-            uploaded = stored_dataset(self.store, config.proxy, profile.num_classes)
-            data = load_data(config.proxy, space, profile.num_classes, uploaded)
-            evaluator = stored_evaluator(self.store, space, config.proxy, data, profile, record.profile_id,
-                                         RayEvaluator(space, config.proxy, data, profile))
-            search = Search(config)
-            search.run(evaluator, progress=recorder, should_stop=lambda: self._cancelled(record.id))
-            recorder(search)
-            if self._stop.is_set() and not search.done:
-                self._requeue(record.id)  # the service is stopping: resume at its next start
-            else:
-                self._finish(record.id, "succeeded")
-        except Exception as error:
-            log.error("search %s failed:\n%s", record.id, traceback.format_exc())
-            if search is not None:
-                try:
-                    recorder(search)
-                except Exception:
-                    log.exception("could not store the last candidates of search %s", record.id)
-            self._finish(record.id, "failed", f"{type(error).__name__}: {error}")
+        finished = service.run(self.store, record, RayEvaluator, should_stop=lambda: self._cancelled(record.id),
+                               stopping=self._stop.is_set)
+        if finished.error is not None:
+            log.error("search %s failed:\n%s", record.id, finished.trace)
 
     def _requeue(self, search_id: int) -> None:
-        try:
-            self.store.update_search(search_id, status="queued")
-        except InvalidTransition:  # cancelled meanwhile: the cancel stands
-            pass
+        service.finish(self.store, search_id, "queued")  # a cancel that came first stands
 
     def _finish(self, search_id: int, status: str, error: str | None = None) -> None:
-        try:
-            self.store.update_search(search_id, status=status, error=error)
-        except InvalidTransition:  # cancelled meanwhile: the cancel stands
-            pass
+        service.finish(self.store, search_id, status, error)

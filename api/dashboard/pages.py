@@ -75,7 +75,7 @@ def new_search_page(request: Request, store: Store = Depends(get_store)) -> HTML
 @router.get("/searches/{search_id}", response_class=HTMLResponse)
 def search_page(request: Request, search_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
     try:
-        search = store.get_search(_id(search_id) or 0)
+        search = store.searches.get(_id(search_id) or 0)
     except NotFound:
         return _not_found(request, f"There is no search with id {search_id}.")
     asked = search.request
@@ -88,8 +88,8 @@ def search_page(request: Request, search_id: str, store: Store = Depends(get_sto
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 def candidate_page(request: Request, candidate_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
     try:
-        candidate = store.get_candidate(_id(candidate_id) or 0)
-        search = store.get_search(candidate.search_id)
+        candidate = store.candidates.get(_id(candidate_id) or 0)
+        search = store.searches.get(candidate.search_id)
     except NotFound:
         return _not_found(request, f"There is no candidate with id {candidate_id}.")
     return _page(request, "candidate.html", "candidate", candidate=candidate, search=search)

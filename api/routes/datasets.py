@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadF
 from api import errors
 from api.deps import get_store
 from api.schemas import DatasetOut
-from nas.datasets.calibration import DatasetError, read_npz
+from nas.datasets.calibration import read_npz
 from nas.evaluate import BUILT_IN_DATA
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.proxies.data import cifar10_sample_size
@@ -48,12 +48,6 @@ def _out(record: DatasetRecord) -> dict:
             "size_bytes": record.size_bytes, "created_at": record.created_at.isoformat()}
 
 
-def _invalid(problems: list[str]) -> HTTPException:
-    return HTTPException(status_code=422, detail=[
-        {"loc": ["body", problem.partition(":")[0] or "file"], "msg": problem, "type": "dataset"} for problem in problems
-    ])
-
-
 DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the dataset's name (GET /datasets)",
                                   examples=["cifar10_sample"])]
 
@@ -82,12 +76,9 @@ def upload_dataset(
     if name in BUILT_IN:
         raise HTTPException(status_code=409, detail=f"name: {name!r} is a built-in dataset; choose another name")
     content = file.file.read()
+    dataset = read_npz(content, num_classes)  # DatasetError: a 422 naming each problem (api/errors.py)
     try:
-        dataset = read_npz(content, num_classes)
-    except DatasetError as error:
-        raise _invalid(error.problems) from None
-    try:
-        record = store.add_dataset(name, content, dataset.describe(), description)
+        record = store.datasets.add(name, content, dataset.describe(), description)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     except ValueError as error:
@@ -99,7 +90,7 @@ def upload_dataset(
 @router.get("/datasets", response_model=list[DatasetOut])
 def list_datasets(store: Store = Depends(get_store)) -> list[dict]:
     """The built-in datasets, then the uploaded ones by name."""
-    return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.list_datasets()]
+    return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.datasets.list()]
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, responses={404: errors.error("no dataset of that name")})
@@ -107,6 +98,6 @@ def get_dataset(name: DatasetName, store: Store = Depends(get_store)) -> dict:
     if name in BUILT_IN:
         return _built_in(name)
     try:
-        return _out(store.get_dataset(name))
+        return _out(store.datasets.get(name))
     except NotFound as error:
         raise HTTPException(status_code=404, detail=f"name: {error}") from None

@@ -77,7 +77,7 @@ def _profile_body() -> dict:
     schema["description"] = (
         "A latency profile document (schema_version 3; 1 and 2 are still read), as `nas profile --space SPACE --device-name NAME "
         "--out FILE.json` writes it on the device; `device.name` must be the device in the path. Fields: "
-        "latency_tables/README.md. The example is the shipped NAS-Bench-201 profile of "
+        "latency_tables/FORMAT.md. The example is the shipped NAS-Bench-201 profile of "
         f"{DEFAULT_DEVICE} (latency_tables/), its network lists shortened."
     )
     return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}

@@ -1,7 +1,8 @@
 """Searches: submit (202, queued), list, status and progress, cancel, candidates and the front.
 
-Routes are thin: a submitted request is checked by ``nas.search.request.SearchRequest`` (every bad
-field is a 422 naming it) and stored as queued; the dispatcher in ``workers`` runs it.
+Routes are thin: a submitted request is checked by ``nas.search.request.SearchRequest`` and queued by
+``nas.search.service.submit`` (every bad field is a 422 naming it); the dispatcher in ``workers``
+runs it through ``nas.search.service.run``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-import searchspaces
 from api import errors
 from api.deps import get_store
 from api.schemas import CandidateOut, CandidatePage, SearchOut, SearchPlot
-from nas.latency.local import is_local
-from nas.latency.shipped import reference_table
+from nas.errors import known_space
 from nas.proxies import FLOOR
-from nas.search.persist import stored_dataset
+from nas.search import service
 from nas.search.request import SearchRequest
 from nas.storage import (
     SEARCH_STATUSES,
@@ -26,11 +25,10 @@ from nas.storage import (
     CandidateRecord,
     InvalidTransition,
     NotFound,
-    ProfileRecord,
     SearchRecord,
+    SearchSummary,
     Store,
 )
-from nas.storage.here import ensure_local_device
 
 router = APIRouter(tags=["searches"])
 
@@ -40,8 +38,11 @@ Status = Literal[SEARCH_STATUSES]  # type: ignore[valid-type]
 Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 
 
-def _search_out(store: Store, record: SearchRecord) -> dict:
-    front = store.list_candidates(record.id, pareto_only=True, limit=1, sort="score")
+def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | None = None) -> dict:
+    """A search as the API shows it; ``summary`` (its front's size and best score) when the caller
+    has it already, as a listing does for a whole page in one query."""
+    if summary is None:
+        summary = store.searches.summaries([record.id]).get(record.id, SearchSummary(record.id, 0, None))
     return {
         "id": record.id, "status": record.status, "space": record.space, "device": record.device,
         "profile_version": record.request.get("profile_version"), "strategy": record.strategy,
@@ -50,8 +51,7 @@ def _search_out(store: Store, record: SearchRecord) -> dict:
         "budget": record.budget, "seed": record.seed, "evaluated": record.evaluated,
         "progress": record.evaluated / record.budget if record.budget else 0.0,
         "hypervolume": record.hypervolume, "history": record.history,
-        "front_size": store.count_candidates(record.id, pareto_only=True),
-        "best_score": front[0].score if front else None, "request": record.request, "error": record.error,
+        "front_size": summary.front_size, "best_score": summary.best_score, "request": record.request, "error": record.error,
         "created_at": record.created_at.isoformat(),
         "started_at": record.started_at.isoformat() if record.started_at else None,
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
@@ -67,26 +67,9 @@ def _candidate_out(c: CandidateRecord) -> dict:
 
 def _get(store: Store, search_id: int) -> SearchRecord:
     try:
-        return store.get_search(search_id)
+        return store.searches.get(search_id)
     except NotFound as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
-
-
-def _invalid(field: str, message: str) -> HTTPException:
-    return errors.invalid(["body", field], message)
-
-
-def _profile(store: Store, body: SearchRequest) -> ProfileRecord | None:
-    """The device's profile the search will use; ``None`` for this machine's own device before its
-    profile of the space is fitted (the search waits in the queue for it)."""
-    try:
-        return store.get_profile(body.device, body.space, body.profile_version)
-    except NotFound as error:
-        if is_local(body.device) and body.profile_version is None:
-            ensure_local_device(store)
-            return None
-        field = "profile_version" if body.profile_version else "device"
-        raise _invalid(field, f"{field}: {error}") from None
 
 
 @router.post("/searches", response_model=SearchOut, status_code=202,
@@ -94,23 +77,7 @@ def _profile(store: Store, body: SearchRequest) -> ProfileRecord | None:
 def submit_search(body: SearchRequest, request: Request, store: Store = Depends(get_store)) -> dict:
     """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
     (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued."""
-    try:
-        config = body.to_config()
-    except KeyError as error:  # unknown space
-        raise _invalid("space", str(error.args[0]) if error.args else "unknown space") from None
-    except ValueError as error:
-        field = str(error).partition(":")[0].split(".")[-1].strip() or "body"
-        raise _invalid(field, str(error)) from None
-    profile = _profile(store, body)
-    num_classes = store.load_profile(profile.id).num_classes if profile else reference_table(body.space).num_classes
-    try:
-        stored_dataset(store, config.proxy, num_classes, load=False)
-    except ValueError as error:
-        raise _invalid(str(error).partition(":")[0], str(error)) from None
-    stored = {**body.model_dump(), "profile_version": profile.version if profile else None}
-    record = store.create_search(stored, space=config.space, device=body.device,
-                                 profile_id=profile.id if profile else None,
-                                 strategy=config.strategy, budget=config.budget, seed=config.seed)
+    record = service.submit(store, body)
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.wake()
@@ -126,11 +93,11 @@ def list_searches(
     store: Store = Depends(get_store),
 ) -> list[dict]:
     """Searches, newest first."""
-    if space is not None and space not in searchspaces.names():
-        raise errors.invalid(["query", "space"], f"space: unknown search space {space!r}; known spaces: "
-                             + ", ".join(searchspaces.names()))
-    return [_search_out(store, r) for r in store.list_searches(status=status, space=space, limit=limit,
-                                                               offset=offset)]
+    if space is not None:
+        known_space(space, where="query")
+    page = store.searches.list(status=status, space=space, limit=limit, offset=offset)
+    summaries = store.searches.summaries([r.id for r in page])
+    return [_search_out(store, r, summaries.get(r.id)) for r in page]
 
 
 @router.get("/searches/{search_id}", response_model=SearchOut, responses=UNKNOWN_SEARCH)
@@ -146,7 +113,7 @@ def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
     what it found."""
     record = _get(store, search_id)
     try:
-        record = store.update_search(search_id, status="cancelled")
+        record = store.searches.update(search_id, status="cancelled")
     except InvalidTransition:
         raise HTTPException(status_code=409, detail=f"status: search {search_id} is already {record.status}") from None
     return _search_out(store, record)
@@ -163,8 +130,8 @@ def list_candidates(
 ) -> dict:
     """The search's candidates, a page at a time, sorted."""
     _get(store, search_id)
-    items = store.list_candidates(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
-    return {"total": store.count_candidates(search_id), "limit": limit, "offset": offset,
+    items = store.candidates.list(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
+    return {"total": store.candidates.count(search_id), "limit": limit, "offset": offset,
             "items": [_candidate_out(c) for c in items]}
 
 
@@ -177,7 +144,7 @@ def search_plot(
     """What the dashboard plots: the search, its front in full and a spread sample of the rest, so a
     search of any size is one small response."""
     record = _get(store, search_id)
-    front, others, total = store.plot_points(search_id, points)
+    front, others, total = store.candidates.plot_points(search_id, points)
 
     def point(p: CandidatePoint) -> dict:
         return {"id": p.id, "arch": p.arch, "score": p.score, "latency_ms": p.latency_ms, "params": p.params,
@@ -192,5 +159,5 @@ def search_plot(
 def pareto_front(search_id: int, store: Store = Depends(get_store)) -> list[dict]:
     """The front: feasible non-dominated candidates, fastest first."""
     _get(store, search_id)
-    front = store.list_candidates(search_id, pareto_only=True, sort="latency_ms", descending=False, limit=10_000)
+    front = store.candidates.list(search_id, pareto_only=True, sort="latency_ms", descending=False, limit=10_000)
     return [_candidate_out(c) for c in front]

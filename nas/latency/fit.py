@@ -16,12 +16,12 @@ from typing import Any, Collection, Sequence
 
 import numpy as np
 
+import nas.latency.linear as linear  # the module, not the package: the package imports this one
 import searchspaces
 from nas import __version__
-from nas.latency import linear
 from nas.latency.bank import bank_devices, bank_prior
+from nas.latency.calibration import error_summary
 from nas.latency.measurements import check_measurements
-from nas.latency.profiler import error_summary
 from nas.latency.schema import SCHEMA_VERSION, Profile, validate_profile
 from nas.latency.shipped import reference_table
 

@@ -65,7 +65,7 @@ def make_kit(
     reference = default_profile(space_name)
     archs = choose_networks(space, reference, n, resolution=resolution, seed=seed)
     predicted = predict_many(reference, archs, space)
-    classes = space._classes(num_classes)
+    classes = space.classes(num_classes)
     out.mkdir(parents=True, exist_ok=True)
     width = max(2, len(str(n - 1)))
     networks = []

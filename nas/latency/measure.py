@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from nas.export import onnx_bytes
+from nas.onnx_export import onnx_bytes
 
 RUNTIMES = ("torch", "onnxruntime")
 MIN_REPEATS = 5

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -70,7 +71,6 @@ class _Table:
     def __init__(self, profile: Profile) -> None:
         keys = sorted(profile.entries)
         kind_of = profile.kinds()
-        self.owner = id(profile)  # a model_copy shares this object: it must not use it
         self.kinds = sorted(set(kind_of.values()))
         column = {kind: j for j, kind in enumerate(self.kinds)}
         self.index = {key: i for i, key in enumerate(keys)}
@@ -112,10 +112,38 @@ def _part_keys(space: searchspaces.SearchSpace, part: str, num_classes: int) -> 
     return space.part_blocks(part, num_classes)
 
 
+# The arrays built per profile object, by ``id``: a profile is a mutable pydantic model, so it has no
+# hash for a ``WeakKeyDictionary``; a finalizer drops its entry when the profile is collected, before
+# its id can be reused. A copy (``model_copy``) or a profile unpickled in a worker builds its own.
+_TABLES: dict[int, _Table] = {}
+_TABLES_LOCK = threading.Lock()
+
+
 def _table(profile: Profile) -> _Table:
-    if profile._table is None or profile._table.owner != id(profile):
-        profile._table = _Table(profile)
-    return profile._table
+    table = _TABLES.get(id(profile))
+    if table is None:
+        with _TABLES_LOCK:
+            table = _TABLES.get(id(profile))
+            if table is None:
+                table = _TABLES[id(profile)] = _Table(profile)
+                weakref.finalize(profile, _TABLES.pop, id(profile), None).atexit = False
+    return table
+
+
+def drop_cache(profile: Profile) -> None:
+    """Forget the arrays built for ``profile``, so the next prediction builds them again: after its
+    entries were edited in place, or to time a cold start."""
+    _TABLES.pop(id(profile), None)
+
+
+def priced_parts(profile: Profile) -> dict[str, int]:
+    """The parts (``space.block_parts``) priced so far for ``profile``, each with its row: empty
+    before the first prediction or after ``drop_cache``."""
+    table = _TABLES.get(id(profile))
+    if table is None:
+        return {}
+    with table.parts.lock:
+        return dict(table.parts.rows)
 
 
 def _space(profile: Profile, space: searchspaces.SearchSpace | None) -> searchspaces.SearchSpace:

@@ -4,7 +4,7 @@ A profile is a lookup table (LUT) of block latencies for one device, runtime and
 once-for-all's manner: one entry per block key (``space.all_blocks``), so fusion inside a block is
 measured rather than guessed. Beside the entries it records how they were measured, a fixed
 per-inference overhead, a calibration fitted on whole networks, and how well the calibrated sum
-predicted a separate validation set. ``latency_tables/README.md`` documents the fields for
+predicted a separate validation set. ``latency_tables/FORMAT.md`` documents the fields for
 people who measure on their own device.
 
 ``validate_profile`` admits a document only if every check passes and otherwise raises
@@ -23,7 +23,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     StrictFloat,
     StrictInt,
     ValidationError,
@@ -210,16 +209,6 @@ class Profile(BaseModel):
     validation: Validation
     speed_check: Optional[SpeedCheck] = None
     fit: Optional[FitInfo] = None
-    _table: Any = PrivateAttr(default=None)  # the predictor's arrays, built on first use
-
-    def __getstate__(self) -> dict[str, Any]:
-        # the predictor's cache holds a lock and is rebuilt on first use: it does not travel to workers
-        state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_table": None}
-        return state
-
     def to_json(self, indent: int | None = 1) -> str:
         return self.model_dump_json(indent=indent, exclude_none=True)
 

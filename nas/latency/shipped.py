@@ -20,7 +20,7 @@ from importlib import resources
 import searchspaces
 from nas.latency.schema import Profile, ProfileError, validate_profile
 
-# The machine class's first table (see latency_tables/README.md): the default where no shipped
+# The machine class's first table (see docs/reference.md, "Shipped tables"): the default where no shipped
 # table names this host's CPU.
 DEFAULT_DEVICE = "x86-64-2core"
 PACKAGE = "latency_tables"
@@ -93,7 +93,7 @@ def device_for(hardware: str) -> str:
 @functools.cache
 def host_cpu() -> str:
     """This host's CPU as ``nas profile`` writes it into ``device.hardware`` (``describe_hardware``), read once."""
-    from nas.latency.profiler import describe_hardware  # imports torch: only when asked
+    from nas.latency.hardware import describe_hardware  # imports torch: only when asked
 
     return describe_hardware()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from nas.proxies.engine import ProxyContext
+    from nas.proxies.context import ProxyContext
 
 # What the engine's shared pass can capture for the proxies that read it.
 CAPTURES = frozenset({"loss_grads", "graph", "fisher", "codes", "jacobian"})

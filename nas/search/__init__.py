@@ -2,7 +2,13 @@
 and the loop that ties them to an evaluator (``nas.evaluate`` here, Ray workers in the service)."""
 
 from nas.search.evaluators import LocalEvaluator, local_evaluator
-from nas.search.pareto import front_ranks, hypervolume, non_dominated_sort, pareto_mask, to_minimise
+from nas.search.pareto import (
+    front_ranks,
+    hypervolume,
+    non_dominated_sort,
+    pareto_mask,
+    to_minimise,
+)
 from nas.search.problem import Constraints, Objectives, Scorer
 from nas.search.runner import (
     DEFAULT_STRATEGY,

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.evaluate import Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
 from nas.proxies import ProxyData
@@ -29,9 +30,9 @@ class LocalEvaluator:
     def __init__(self, space: searchspaces.SearchSpace, proxy: ProxyConfig, data: ProxyData, profile: Profile,
                  workers: int = 1, threads: int | None = None) -> None:
         if workers < 1:
-            raise ValueError(f"workers: must be at least 1, got {workers}")
+            raise InvalidField("workers", f"must be at least 1, got {workers}")
         if threads is not None and threads < 1:
-            raise ValueError(f"threads: must be at least 1, got {threads}")
+            raise InvalidField("threads", f"must be at least 1, got {threads}")
         self.space, self.proxy, self.data, self.profile = space, proxy, data, profile
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None

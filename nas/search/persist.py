@@ -13,6 +13,7 @@ from typing import Any
 
 import searchspaces
 from nas.datasets.calibration import CalibrationSet, read_npz
+from nas.errors import InvalidField
 from nas.evaluate import BUILT_IN_DATA, Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
 from nas.proxies import ProxyData
@@ -35,8 +36,8 @@ def stored_evaluator(
 
     def run(archs: list[Any]) -> list[Metrics]:
         hashes = [space.arch_hash(a) for a in archs]
-        scores = store.cached_scores(space.name, proxy_key, hashes)
-        latencies = store.cached_latencies(profile_id, hashes)
+        scores = store.caches.scores(space.name, proxy_key, hashes)
+        latencies = store.caches.latencies(profile_id, hashes)
         missing = [arch for arch, h in zip(archs, hashes) if h not in scores]
         computed = iter(inner(missing) if missing else [])
         results = [
@@ -45,8 +46,8 @@ def stored_evaluator(
             if h in scores else next(computed)
             for arch, h in zip(archs, hashes)
         ]
-        store.put_scores(space.name, proxy_key, {m.arch_hash: m.scores for m in results if m.arch_hash not in scores})
-        store.put_latencies(profile_id, {m.arch_hash: m.latency_ms for m in results if m.arch_hash not in latencies})
+        store.caches.put_scores(space.name, proxy_key, {m.arch_hash: m.scores for m in results if m.arch_hash not in scores})
+        store.caches.put_latencies(profile_id, {m.arch_hash: m.latency_ms for m in results if m.arch_hash not in latencies})
         return results
 
     return run
@@ -54,23 +55,23 @@ def stored_evaluator(
 
 def stored_dataset(store: Store, proxy: ProxyConfig, num_classes: int, load: bool = True) -> CalibrationSet | None:
     """The uploaded dataset ``proxy.data`` names (None for a built-in batch), checked against the
-    search: ``ValueError`` naming ``data`` or ``proxy_batch`` when it cannot serve it. With
+    search: ``InvalidField`` naming ``data`` or ``proxy_batch`` when it cannot serve it. With
     ``load=False`` only the checks run (None either way)."""
     if proxy.data in BUILT_IN_DATA:
         return None
     try:
-        record = store.get_dataset(proxy.data)
+        record = store.datasets.get(proxy.data)
     except NotFound:
-        uploaded = [d.name for d in store.list_datasets()]
-        raise ValueError(f"data: unknown dataset {proxy.data!r}; built in: {', '.join(BUILT_IN_DATA)}; uploaded: "
-                         f"{', '.join(uploaded) or 'none (POST /api/v1/datasets)'}") from None
+        uploaded = [d.name for d in store.datasets.list()]
+        raise InvalidField("data", f"unknown dataset {proxy.data!r}; built in: {', '.join(BUILT_IN_DATA)}; "
+                           f"uploaded: {', '.join(uploaded) or 'none (POST /api/v1/datasets)'}") from None
     if record.num_classes > num_classes:
-        raise ValueError(f"data: dataset {record.name!r} has {record.num_classes} classes, more than the "
-                         f"{num_classes} outputs of the networks the device profile describes")
+        raise InvalidField("data", f"dataset {record.name!r} has {record.num_classes} classes, more than the "
+                           f"{num_classes} outputs of the networks the device profile describes")
     if proxy.needs_data() and proxy.batch_size > record.num_images:
-        raise ValueError(f"proxy_batch: dataset {record.name!r} holds {record.num_images} images; "
-                         f"the proxy batch asks {proxy.batch_size}")
-    return read_npz(store.dataset_content(record.name), record.num_classes) if load else None
+        raise InvalidField("proxy_batch", f"dataset {record.name!r} holds {record.num_images} images; "
+                           f"the proxy batch asks {proxy.batch_size}")
+    return read_npz(store.datasets.content(record.name), record.num_classes) if load else None
 
 
 class Recorder:
@@ -90,13 +91,13 @@ class Recorder:
     def __call__(self, search: Search) -> None:
         new = search.candidates[self.written:]
         if new:
-            self.store.add_candidates(self.search_id, [c.row() for c in new])
+            self.store.candidates.add(self.search_id, [c.row() for c in new])
             self.written = len(search.candidates)
         if search.evaluated < self.resume_from and not search.done:
             return
-        self.store.set_pareto(self.search_id, [c.metrics.arch_hash for c in search.front()])
+        self.store.candidates.set_pareto(self.search_id, [c.metrics.arch_hash for c in search.front()])
         progress = search.progress()
-        self.store.update_search(
+        self.store.searches.update(
             self.search_id, evaluated=search.evaluated, hypervolume=progress.hypervolume,
             history=[list(point) for point in search.history],
         )

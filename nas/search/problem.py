@@ -20,6 +20,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from nas.errors import InvalidField
+
 OPTIONAL_OBJECTIVES = ("params", "flops")
 
 
@@ -65,7 +67,7 @@ class Objectives:
                     f"objectives: unknown objective {name!r}; optional ones: {', '.join(OPTIONAL_OBJECTIVES)}"
                 )
         if len(set(self.extra)) != len(self.extra):
-            raise ValueError("objectives: an objective is named twice")
+            raise InvalidField("objectives", "an objective is named twice")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -91,9 +93,9 @@ class Scorer:
 
     def __post_init__(self) -> None:
         if not self.proxies:
-            raise ValueError("proxies: name at least one proxy")
+            raise InvalidField("proxies", "name at least one proxy")
         if not self.ensemble and len(self.proxies) != 1:
-            raise ValueError("proxies: several proxies need the ensemble; pick one otherwise")
+            raise InvalidField("proxies", "several proxies need the ensemble; pick one otherwise")
 
     @property
     def ready(self) -> bool:

@@ -1,26 +1,36 @@
-"""A search request as users write it (REST body, stored JSON): every field but the space has a
-default, and ``to_config`` turns it into the engine's ``SearchConfig``, refusing bad values with
-the field's name."""
+"""A search request as users write it (REST body, stored JSON, the CLI's flags): every field but the
+space has a default, numbers are strict (no NaN, Infinity, booleans or numeric strings), and
+``to_config`` turns it into the engine's ``SearchConfig``. Every refusal is ``InvalidField`` naming
+the field as the request writes it (``proxy``, ``latency_max_ms``), never an engine name."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 import nas.proxies
+import searchspaces
+from nas.errors import InvalidField, from_validation
 from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
 from nas.latency import default_device
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
+from nas.search.strategies import STRATEGIES
 
 MAX_BUDGET = 100_000
 
 
+def _refuse(message: str) -> PydanticCustomError:
+    """A refusal pydantic reports at the field it checks, worded as is (no "Value error, " prefix)."""
+    return PydanticCustomError("invalid", message)
+
+
 class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [
         {"space": "mobilenetv3", "budget": 50},
         {"space": "mobilenetv3", "budget": 200, "device": default_device(), "strategy": "tpe",
          "latency_max_ms": 12.0, "proxy": "synflow", "seed": 0},
@@ -48,13 +58,48 @@ class SearchRequest(BaseModel):
     proxy_batch: int | None = Field(None, ge=1, le=512, description="images per proxy batch (default: the space's)")
     batch_size: int = Field(DEFAULT_BATCH, ge=1, le=256, description="candidates evaluated per round")
 
+    @field_validator("space")
+    @classmethod
+    def _known_space(cls, value: str) -> str:
+        if value not in searchspaces.names():
+            raise _refuse(f"unknown search space {value!r}; known spaces: {', '.join(searchspaces.names())}")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise _refuse(f"unknown strategy {value!r}; choose from {', '.join(STRATEGIES)}")
+        return value
+
+    @field_validator("proxy")
+    @classmethod
+    def _known_proxy(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_proxy(value)
+        return value
+
+    @field_validator("ensemble")
+    @classmethod
+    def _known_proxies(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or ():
+            _check_proxy(name)
+        if value is not None and len(set(value)) != len(value):
+            raise _refuse("a proxy is named twice")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data_name(cls, value: str) -> str:
+        if value not in BUILT_IN_DATA and not re.fullmatch(DEVICE_NAME_PATTERN, value):
+            raise _refuse(f"{value!r} is neither a built-in dataset ({', '.join(BUILT_IN_DATA)}) "
+                          "nor an uploaded dataset's name")
+        return value
+
     def to_config(self) -> SearchConfig:
-        """The engine's configuration; ``ValueError`` naming the field for a bad combination."""
+        """The engine's configuration; ``InvalidField`` for a bad combination of fields."""
         if self.proxy and self.ensemble:
-            raise ValueError("proxy: give proxy or ensemble, not both")
-        if self.data not in BUILT_IN_DATA and not re.fullmatch(DEVICE_NAME_PATTERN, self.data):
-            raise ValueError(f"data: {self.data!r} is neither a built-in dataset ({', '.join(BUILT_IN_DATA)}) "
-                             "nor an uploaded dataset's name")
+            raise InvalidField("ensemble", "give proxy or ensemble, not both")
         proxies = tuple(self.ensemble) if self.ensemble else (self.proxy or DEFAULT_PROXY,)
         proxy = ProxyConfig(
             proxies=proxies, ensemble=bool(self.ensemble), data=self.data, seed=self.seed,
@@ -67,9 +112,14 @@ class SearchRequest(BaseModel):
         )
 
 
-def parse_request(data: dict) -> SearchRequest:
-    """A stored request back as a ``SearchRequest`` (``ValueError`` if it no longer validates)."""
+def _check_proxy(name: str) -> None:
+    if name not in nas.proxies.names():
+        raise _refuse(f"unknown proxy {name!r}; choose from {', '.join(nas.proxies.names())}")
+
+
+def parse_request(data: Any) -> SearchRequest:
+    """A request from its fields (a stored request, the CLI's flags); ``InvalidField`` naming each bad one."""
     try:
         return SearchRequest.model_validate(data)
     except ValidationError as error:
-        raise ValueError(f"stored request no longer valid: {error}") from None
+        raise from_validation(error) from None

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.evaluate import Metrics, ProxyConfig
 from nas.proxies import FLOOR
 from nas.search.pareto import hypervolume, pareto_mask
@@ -47,11 +48,11 @@ class SearchConfig:
     def __post_init__(self) -> None:
         searchspaces.get(self.space)  # UnknownSpaceError naming the known spaces
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy: unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
+            raise InvalidField("strategy", f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
-            raise ValueError(f"budget: must be a positive integer, got {self.budget!r}")
+            raise InvalidField("budget", f"must be a positive integer, got {self.budget!r}")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size: must be a positive integer, got {self.batch_size!r}")
+            raise InvalidField("batch_size", f"must be a positive integer, got {self.batch_size!r}")
 
     def describe(self) -> dict[str, Any]:
         return {

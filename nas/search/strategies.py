@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nas.errors import InvalidField
 from nas.search.pareto import pareto_mask
 from searchspaces import SearchSpace
 
@@ -141,7 +142,7 @@ class OptunaStrategy(Strategy):
                     seed=seed, n_startup_trials=population_size(budget), multivariate=True, group=True,
                 )
             else:
-                raise ValueError(f"strategy: unknown Optuna sampler {sampler!r}")
+                raise InvalidField("strategy", f"unknown Optuna sampler {sampler!r}")
         self.study = optuna.create_study(directions=["minimize"] * num_objectives, sampler=made)
         self.pending: list[Any] = []
 
@@ -177,4 +178,4 @@ def make_strategy(name: str, space: SearchSpace, seed: int, budget: int, num_obj
         return AgingEvolution(space, seed, budget)
     if name in ("nsga2", "tpe"):
         return OptunaStrategy(space, seed, budget, name, num_objectives)
-    raise ValueError(f"strategy: unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    raise InvalidField("strategy", f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")

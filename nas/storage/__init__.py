@@ -1,6 +1,7 @@
 """The database layer: SQLAlchemy 2.0 models, Alembic migrations, and ``Store``, the one class that
-talks to the database. Callers get frozen records (``DeviceRecord``, ``SearchRecord``...), never
-ORM objects or sessions.
+talks to the database, through one repository per concern (``store.devices``, ``store.profiles``,
+``store.datasets``, ``store.searches``, ``store.candidates``, ``store.caches``). Callers get frozen
+records (``DeviceRecord``, ``SearchRecord``...), never ORM objects or sessions.
 
 ``open_store(url=None)`` connects to ``url``, else ``DATABASE_URL``, else SQLite in ``./var/nas.db``,
 and migrates the schema to the newest revision.
@@ -18,6 +19,7 @@ from nas.storage.records import (
     NotFound,
     ProfileRecord,
     SearchRecord,
+    SearchSummary,
     StorageError,
 )
 from nas.storage.repository import SORTS, Store, open_store
@@ -35,6 +37,7 @@ __all__ = [
     "SEARCH_STATUSES",
     "SORTS",
     "SearchRecord",
+    "SearchSummary",
     "StorageError",
     "Store",
     "open_store",

@@ -79,6 +79,15 @@ class SearchRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchSummary:
+    """What a listing of searches shows of each one's results without reading its candidates."""
+
+    search_id: int
+    front_size: int
+    best_score: float | None  # the highest score on the front; None while the front is empty
+
+
+@dataclass(frozen=True, slots=True)
 class CandidatePoint:
     """What a plot needs of a candidate: no proxy scores beyond the combined one."""
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 import searchspaces
 from api.main import create_app
 from nas.latency import default_device, shipped_files
-from nas.latency.profiler import describe_hardware
+from nas.latency.hardware import describe_hardware
 from nas.settings import Settings
 
 

@@ -70,18 +70,18 @@ def client(tmp_path):
 def search(client):
     """A finished search of 40 candidates on the shipped device, 5 of them on its front."""
     store = client.app.state.store
-    profile = store.get_profile("x86-64-2core", "nasbench201")
-    record = store.create_search({"space": "nasbench201", "budget": 40, "latency_max_ms": 3.0},
+    profile = store.profiles.get("x86-64-2core", "nasbench201")
+    record = store.searches.create({"space": "nasbench201", "budget": 40, "latency_max_ms": 3.0},
                                  space="nasbench201", device="x86-64-2core", profile_id=profile.id,
                                  strategy="random", budget=40, seed=0)
     rows = [{"arch": TRICKY_ARCH if i == 0 else f"arch-{i}", "arch_hash": hashlib.sha256(str(i).encode()).hexdigest(),
              "scores": {"synflow": float(i), "naswot": 2.0 * i}, "score": float(i), "latency_ms": 1.0 + i / 10,
              "params": 1000 * i, "flops": 10_000 * i, "feasible": i < 20} for i in range(40)]
-    store.add_candidates(record.id, rows)
-    store.set_pareto(record.id, [row["arch_hash"] for row in rows[:5]])
-    store.update_search(record.id, status="running")
-    store.update_search(record.id, status="succeeded", evaluated=40, hypervolume=1.5, history=[[20, 1.0], [40, 1.5]])
-    candidates = store.list_candidates(record.id, sort="created", descending=False, limit=100)
+    store.candidates.add(record.id, rows)
+    store.candidates.set_pareto(record.id, [row["arch_hash"] for row in rows[:5]])
+    store.searches.update(record.id, status="running")
+    store.searches.update(record.id, status="succeeded", evaluated=40, hypervolume=1.5, history=[[20, 1.0], [40, 1.5]])
+    candidates = store.candidates.list(record.id, sort="created", descending=False, limit=100)
     return {"id": record.id, "candidates": {c.arch: c.id for c in candidates}}
 
 

@@ -28,16 +28,16 @@ ARCHS = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_c
 
 def store_search(store, device="x86-64-2core", seed=4) -> tuple[int, list]:
     """A search with a candidate per arch in ``ARCHS``; returns its id and the candidate records."""
-    store.ensure_shipped_devices()
-    profile = store.get_profile(device, SPACE)
-    record = store.create_search({"space": SPACE, "seed": seed}, space=SPACE, device=device, profile_id=profile.id,
+    store.devices.ensure_shipped()
+    profile = store.profiles.get(device, SPACE)
+    record = store.searches.create({"space": SPACE, "seed": seed}, space=SPACE, device=device, profile_id=profile.id,
                                  strategy="random", budget=len(ARCHS), seed=seed)
     space = searchspaces.get(SPACE)
     rows = [{"arch": arch, "arch_hash": space.arch_hash(space.decode(arch)), "scores": {"synflow": 1.0 + i},
              "score": 1.0 + i, "latency_ms": 2.0, "params": 1000, "flops": 2000, "feasible": True}
             for i, arch in enumerate(ARCHS)]
-    store.add_candidates(record.id, rows)
-    return record.id, store.list_candidates(record.id, sort="created", descending=False)
+    store.candidates.add(record.id, rows)
+    return record.id, store.candidates.list(record.id, sort="created", descending=False)
 
 
 def seven_class_profile():
@@ -96,8 +96,8 @@ def test_json_of_a_stored_candidate_lists_its_layers(client):
 
 def test_the_class_count_is_the_search_profiles(client):
     store = client.app.state.store
-    store.add_device("seven-cpu")
-    store.add_profile("seven-cpu", seven_class_profile())
+    store.devices.add("seven-cpu")
+    store.profiles.add("seven-cpu", seven_class_profile())
     _, candidates = store_search(store, device="seven-cpu")
     base = f"/api/v1/candidates/{candidates[0].id}/model"
     assert client.get(base, params={"format": "json"}).json()["num_classes"] == 7

@@ -32,13 +32,13 @@ def stored_search(database_url, n=300, seed=0):
     mask = pareto_mask(np.array([[-r["score"], r["latency_ms"]] for r in usable]))
     front = {r["arch_hash"] for r, keep in zip(usable, mask) if keep}
     with open_store(database_url) as store:
-        store.ensure_shipped_devices()
-        profile = store.get_profile("x86-64-2core", "nasbench201")
-        record = store.create_search({"space": "nasbench201"}, space="nasbench201", device="x86-64-2core",
+        store.devices.ensure_shipped()
+        profile = store.profiles.get("x86-64-2core", "nasbench201")
+        record = store.searches.create({"space": "nasbench201"}, space="nasbench201", device="x86-64-2core",
                                      profile_id=profile.id, strategy="random", budget=n, seed=seed)
-        store.add_candidates(record.id, rows)
-        store.set_pareto(record.id, front)
-        ids = {c.arch_hash: c.id for c in store.list_candidates(record.id, limit=n)}
+        store.candidates.add(record.id, rows)
+        store.candidates.set_pareto(record.id, front)
+        ids = {c.arch_hash: c.id for c in store.candidates.list(record.id, limit=n)}
     return record.id, {ids[h] for h in front}, ids
 
 

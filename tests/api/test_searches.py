@@ -114,8 +114,15 @@ def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
     ({"space": "nasbench201", "strategy": "annealing"}, "strategy"),
     ({"space": "nasbench201", "device": "pixel9"}, "device"),
     ({"space": "nasbench201", "profile_version": 7}, "profile_version"),
-    ({"space": "nasbench201", "proxy": "accuracy"}, "proxies"),
+    ({"space": "nasbench201", "proxy": "accuracy"}, "proxy"),
     ({"space": "nasbench201", "ensemble": ["synflow"]}, "ensemble"),
+    ({"space": "nasbench201", "ensemble": ["synflow", "accuracy"]}, "ensemble"),
+    ({"space": "nasbench201", "proxy": "snip", "ensemble": ["synflow", "naswot"]}, "ensemble"),
+    ({"space": "nasbench201", "data": "missing-set"}, "data"),
+    ({"space": "nasbench201", "budget": True}, "budget"),
+    ({"space": "nasbench201", "budget": "10"}, "budget"),
+    ({"space": "nasbench201", "budget": 10.0}, "budget"),
+    ({"space": "nasbench201", "latency_max_ms": "12"}, "latency_max_ms"),
     ({"space": "nasbench201", "latency_max_ms": -1}, "latency_max_ms"),
     ({"space": "nasbench201", "data": "imagenet"}, "data"),
     ({"space": "nasbench201", "colour": "red"}, "colour"),
@@ -123,7 +130,21 @@ def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
 def test_bad_requests_are_422_naming_the_field_and_store_nothing(client, body, field):
     response = client.post("/api/v1/searches", json=body)
     assert response.status_code == 422, response.text
-    assert field in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert client.get("/api/v1/searches").json() == []
+
+
+@pytest.mark.parametrize("text, field", [
+    ('{"space": "nasbench201", "latency_max_ms": NaN}', "latency_max_ms"),
+    ('{"space": "nasbench201", "latency_max_ms": Infinity}', "latency_max_ms"),
+    ('{"space": "nasbench201", "latency_max_ms": -Infinity}', "latency_max_ms"),
+    ('{"space": "nasbench201", "params_max": NaN}', "params_max"),
+    ('{"space": "nasbench201\\ud800"}', "space"),
+])
+def test_numbers_json_cannot_hold_are_422_not_500(client, text, field):
+    response = client.post("/api/v1/searches", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field]
     assert client.get("/api/v1/searches").json() == []
 
 
@@ -176,8 +197,8 @@ def test_a_search_cut_off_by_a_stop_resumes_at_the_next_start(database_url, tmp_
             time.sleep(0.1)
     # The service stopped mid-search: the search waits in the queue with what it found.
     with open_store(database_url) as store:
-        cut = store.get_search(search_id)
-        before = store.list_candidates(search_id, sort="created", descending=False, limit=1000)
+        cut = store.searches.get(search_id)
+        before = store.candidates.list(search_id, sort="created", descending=False, limit=1000)
     assert cut.status == "queued" and 16 <= cut.evaluated < 64 and len(before) == cut.evaluated
 
     with TestClient(create_app(settings)) as client:
@@ -196,14 +217,14 @@ def test_a_search_cut_off_by_a_stop_resumes_at_the_next_start(database_url, tmp_
 def test_a_search_found_running_at_start_up_resumes(database_url, tmp_path, local_ray):
     # What a crash leaves: the row says running, and nobody runs it.
     with open_store(database_url) as store:
-        store.ensure_shipped_devices()
-        profile = store.get_profile("x86-64-2core", "nasbench201")
-        record = store.create_search({"space": "nasbench201", "budget": 10}, space="nasbench201",
+        store.devices.ensure_shipped()
+        profile = store.profiles.get("x86-64-2core", "nasbench201")
+        record = store.searches.create({"space": "nasbench201", "budget": 10}, space="nasbench201",
                                      device="x86-64-2core", profile_id=profile.id, strategy="tpe", budget=10, seed=0)
-        store.update_search(record.id, status="running")
-        broken = store.create_search({"space": "nasbench201", "budget": "many"}, space="nasbench201",
+        store.searches.update(record.id, status="running")
+        broken = store.searches.create({"space": "nasbench201", "budget": "many"}, space="nasbench201",
                                      device="x86-64-2core", profile_id=profile.id, strategy="tpe", budget=10, seed=0)
-        store.update_search(broken.id, status="running")
+        store.searches.update(broken.id, status="running")
     settings = Settings(database_url=database_url, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
         done, _ = wait_for(client, record.id, {"succeeded", "failed"})

@@ -64,7 +64,7 @@ def test_bad_files_are_refused_naming_every_problem(content, num_classes, expect
         read_npz(content, num_classes)
     assert len(caught.value.problems) == len(expected), caught.value.problems
     for problem, start in zip(caught.value.problems, expected):
-        assert problem.startswith(start), problem
+        assert str(problem).startswith(start), problem
 
 
 def test_pickled_arrays_are_refused_without_unpickling():

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from nas.testing.browser import launch_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 # What a page script reads from a Plotly div: its traces with plain arrays (Plotly may hold typed ones).
 PLOT_DATA = """(id) => {
@@ -32,10 +31,10 @@ PLOT_READY = "(id) => { const p = document.getElementById(id); return !!(p && p.
 
 def launch(playwright):
     """Chromium for the session; a missing binary fails (``make test`` installs it), never skips."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: `make test` installs it (apt-get install chromium), then run the "
-                    "tests again", pytrace=False)
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        return launch_chromium(playwright)
+    except FileNotFoundError as missing:
+        pytest.fail(f"{missing}; `make test` does it too. Then run the tests again", pytrace=False)
 
 
 def screenshots_folder() -> Path:

@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import searchspaces
-from nas.latency import local, predict_many, profiler, shipped
+from nas.latency import hardware, local, predict_many, shipped
 from nas.latency.local import calibrate_here
-from nas.latency.profiler import speed_check_points
 from nas.latency.shipped import (
     DEFAULT_DEVICE,
     default_device,
     local_device_name,
     shipped_device_here,
 )
+from nas.latency.speedcheck import speed_check_points
 from nas.settings import get_settings
 from nas.storage.here import ensure_local_device, local_profile
 
@@ -47,7 +47,7 @@ def fresh_settings(tmp_path, monkeypatch):
 @pytest.fixture
 def unknown_cpu(monkeypatch):
     monkeypatch.delenv("NAS_DEFAULT_DEVICE", raising=False)
-    monkeypatch.setattr(profiler, "describe_hardware", lambda accelerator=None: FAKE_CPU)
+    monkeypatch.setattr(hardware, "describe_hardware", lambda accelerator=None: FAKE_CPU)
     monkeypatch.setattr(local, "_time_here", slower_machine)
     shipped.host_cpu.cache_clear()
     get_settings.cache_clear()

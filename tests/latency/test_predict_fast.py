@@ -3,6 +3,7 @@ worked out by hand from ``space.blocks``, on every space, and its errors against
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import math
@@ -180,7 +181,7 @@ def test_missing_keys_are_named_as_the_per_key_path_names_them():
     predict_many(profile, texts)  # every part priced while the keys were there
     for key in gone:
         del profile.entries[key]
-    profile._table = None
+    predict_module.drop_cache(profile)  # its entries changed in place
     missing = sorted({key for text in texts for key in space.blocks(space.decode(text)) if key in gone})
     with pytest.raises(MissingBlocksError) as caught:
         predict_many(profile, texts)
@@ -201,7 +202,26 @@ def test_a_bounded_part_cache_starts_again_and_stays_right(monkeypatch):
         archs = samples(space, 40, seed)
         assert list(predict_many(profile, archs)) == pytest.approx(
             [by_hand(profile, space, arch) for arch in archs], rel=1e-9)
-    assert len(profile._table.parts.rows) < 40 * 22  # dropped at the start of the second call
+    assert len(predict_module.priced_parts(profile)) < 40 * 22  # dropped at the start of the second call
+
+
+def test_each_profile_object_has_its_own_cache_until_it_is_collected():
+    space = searchspaces.get("nasbench201")
+    profile = default_profile("nasbench201")
+    texts = [space.encode(arch) for arch in samples(space, 20, 3)]
+    predict_many(profile, texts)
+    priced = predict_module.priced_parts(profile)
+    assert priced and sorted(priced.values()) == list(range(len(priced)))
+    copy = profile.model_copy(deep=True)
+    assert predict_module.priced_parts(copy) == {}  # a copy builds its own arrays
+    assert list(predict_many(copy, texts)) == list(predict_many(profile, texts))
+    predict_module.drop_cache(profile)
+    assert predict_module.priced_parts(profile) == {}
+    key = id(copy)
+    assert key in predict_module._TABLES
+    del copy
+    gc.collect()
+    assert key not in predict_module._TABLES  # no table outlives its profile
 
 
 def test_threads_sharing_a_profile_price_parts_once_each():
@@ -218,5 +238,5 @@ def test_threads_sharing_a_profile_price_parts_once_each():
         sys.setswitchinterval(interval)
     for archs, got in zip(batches, results):
         assert list(got) == pytest.approx([by_hand(profile, space, arch) for arch in archs], rel=1e-9)
-    rows = profile._table.parts.rows
+    rows = predict_module.priced_parts(profile)
     assert sorted(rows.values()) == list(range(len(rows)))

@@ -14,24 +14,19 @@ import pytest
 import torch
 
 import searchspaces
-from nas.latency import SCHEMA_VERSION, ProfileError, block_sums, predict, predict_many, validate_profile
-from nas.latency import profiler
-from nas.latency.measure import Runner, time_calls
-from nas.latency.profiler import (
+from nas.latency import SCHEMA_VERSION, ProfileError, block_sums, predict, predict_many, speedcheck, validate_profile
+from nas.latency.calibration import (
     choose_calibration,
-    describe_hardware,
     error_summary,
     fit_calibration,
     fit_kind_scales,
-    merge_sessions,
-    profile_space,
     recalibrate,
-    sample_networks,
-    session_speeds,
-    speed_check,
-    speed_check_points,
-    with_speed_check,
 )
+from nas.latency.hardware import describe_hardware
+from nas.latency.measure import Runner, time_calls
+from nas.latency.profiler import profile_space, sample_networks
+from nas.latency.sessions import merge_sessions, session_speeds
+from nas.latency.speedcheck import speed_check, speed_check_points, with_speed_check
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +275,7 @@ def test_a_speed_check_times_the_recorded_networks_again_here(measured, monkeypa
         progress(len(archs) * again.measurement.rounds)
         return np.array([p.measured_ms for p in points]) * np.array([0.5, 0.5, 0.4, 0.6])
 
-    monkeypatch.setattr(profiler, "time_like", clock)
+    monkeypatch.setattr(speedcheck, "time_like", clock)
     ticks = []
     checked = speed_check(profile, networks=4, progress=ticks.append)
     assert timed == [(profile, [p.arch for p in points])]  # the recorded networks, the profile's own settings

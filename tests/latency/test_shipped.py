@@ -18,7 +18,8 @@ from nas.latency import (
     read_shipped,
     shipped_files,
 )
-from nas.latency.profiler import describe_hardware, merge_sessions
+from nas.latency.hardware import describe_hardware
+from nas.latency.sessions import merge_sessions
 from nas.latency.shipped import (
     cpu_signature,
     device_for,
@@ -107,8 +108,8 @@ def test_unknown_shipped_profiles_are_named():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", searchspaces.names())
 def test_the_shipped_profile_is_the_merge_of_its_sessions(name, device):
-    """latency_tables/sessions/ holds what the shipped file was merged from; merging again gives it."""
-    folder = Path(__file__).resolve().parents[2] / "latency_tables" / "sessions"
+    """bench/latency_sessions/ holds what the shipped file was merged from; merging again gives it."""
+    folder = Path(__file__).resolve().parents[2] / "bench" / "latency_sessions"
     files = sorted(folder.glob(f"*/{device}__{name}.json"))
     sessions = [load_profile(path) for path in files]
     shipped = read_shipped(device, name)

@@ -137,6 +137,17 @@ def test_unknown_resolution_is_refused(space):
         space.all_blocks(resolutions=(999,))
 
 
+def test_the_shared_argument_checks_are_public(space):
+    assert space.classes(None) == space.default_num_classes and space.classes(7) == 7
+    for bad in (0, -1, True, 2.0, "10"):
+        with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+            space.classes(bad)
+    assert space.check_resolutions(None) == space.resolutions
+    assert space.check_resolutions(list(space.resolutions[:1])) == space.resolutions[:1]
+    with pytest.raises(ValueError, match=f"resolution 999 is not in space '{space.name}'"):
+        space.check_resolutions((space.resolutions[0], 999))
+
+
 @pytest.mark.parametrize("bad", [None, 42, "", "|||", "garbage"])
 def test_malformed_strings_raise_value_error(space, bad):
     with pytest.raises(ValueError):

@@ -1,0 +1,71 @@
+"""``nas serve`` (the REST service and dashboard), ``nas spaces`` and ``nas proxies`` (what the service offers)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+import searchspaces
+from nas.cli._common import app, load_settings
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default NAS_HOST).")] = None,
+    port: Annotated[
+        Optional[int], typer.Option(min=1, max=65535, help="Port (default NAS_PORT, 8000).")
+    ] = None,
+) -> None:
+    """Start the REST service and dashboard (uvicorn)."""
+    import uvicorn
+
+    settings = load_settings()
+    # The app is named by its import string so that `nas` itself never imports `api`.
+    uvicorn.run(
+        "api.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+@app.command()
+def spaces(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the search spaces with their sizes."""
+    rows = [searchspaces.get(name).describe() for name in searchspaces.names()]
+    if as_json:
+        for row in rows:
+            row.pop("choices")
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'space':<14}{'size':>12}  {'resolutions':<24}{'block keys':>11}  reference")
+    for row in rows:
+        resolutions = ",".join(str(r) for r in row["resolutions"])
+        if len(resolutions) > 22:
+            resolutions = f"{row['resolutions'][0]}..{row['resolutions'][-1]}"
+        typer.echo(
+            f"{row['name']:<14}{row['size']:>12.3g}  {resolutions:<24}{row['num_block_keys']:>11}"
+            f"  {row['reference']}"
+        )
+
+
+@app.command("proxies")
+def list_proxies(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the zero-cost proxies and what each needs."""
+    import nas.proxies
+
+    rows = [nas.proxies.get(name).describe() for name in nas.proxies.names()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'proxy':<11}{'labels':<8}{'data':<6}description")
+    for row in rows:
+        labels = "yes" if row["needs_labels"] else "no"
+        data = "yes" if row["needs_data"] else "no"
+        typer.echo(f"{row['name']:<11}{labels:<8}{data:<6}{row['description']}")

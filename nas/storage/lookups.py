@@ -1,0 +1,64 @@
+"""Row lookups that more than one repository needs, run inside a session the caller already opened.
+
+They return ORM rows, so they stay inside ``nas.storage``: a repository turns what it found into a
+record (``convert.py``) before its transaction ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nas.storage import convert
+from nas.storage.models import Dataset, Device, Search
+from nas.storage.records import AlreadyExists, NotFound
+
+Named = TypeVar("Named", Device, Dataset)
+CHUNK = 500  # values per IN (...) list and rows per insert, well under SQLite's parameter limit
+
+
+def is_id(value: Any) -> bool:
+    """Ids are 32-bit (PostgreSQL's integer): a larger one names no row, it is no database error."""
+    return isinstance(value, int) and 0 < value < 2**31
+
+
+def named(session: Session, model: type[Named], noun: str, name: str) -> Named:
+    """The ``model`` row called ``name`` (devices and datasets are looked up by their unique name)."""
+    if not convert.nameable(name):
+        raise NotFound(f"no {noun} named {name!r}")
+    found = session.scalars(select(model).where(model.name == name)).first()
+    if found is None:
+        raise NotFound(f"no {noun} named {name!r}")
+    return found
+
+
+def device(session: Session, name: str) -> Device:
+    return named(session, Device, "device", name)
+
+
+def search(session: Session, search_id: int, lock: bool = False) -> Search:
+    if not is_id(search_id):
+        raise NotFound(f"no search with id {search_id}")
+    # FOR UPDATE OF searches: lock the search row only, not its device.
+    found = session.get(Search, search_id, with_for_update={"of": Search} if lock else None)
+    if found is None:
+        raise NotFound(f"no search with id {search_id}")
+    return found
+
+
+def existing(session: Session, column: Any, values: Iterable[str], *where: Any) -> Iterator[str]:
+    """Which of ``values`` are already in ``column`` (under ``where``), a chunk of IN (...) at a time."""
+    for chunk in convert.chunks(list(dict.fromkeys(values)), CHUNK):
+        yield from session.scalars(select(column).where(*where, column.in_(chunk)))
+
+
+def flush(session: Session, message: str, field: str) -> None:
+    """Flush, turning a unique violation from a concurrent writer into ``AlreadyExists``."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise AlreadyExists(message, field=field) from None
