@@ -129,7 +129,7 @@ def test_recalibrate_refits_a_recorded_profile_and_names_a_bad_file(tmp_path):
 
 
 def test_merge_profiles_writes_the_median_session_and_names_a_mismatch(tmp_path):
-    sessions = Path(__file__).resolve().parents[1] / "latency_tables" / "sessions"
+    sessions = Path(__file__).resolve().parents[1] / "bench" / "latency_sessions"
     shipped = sorted(sessions.glob("*/x86-64-2core__nasbench201.json"))[0]  # one session of a shipped table
     document = json.loads(shipped.read_text())
     document["measurement"]["measured_at"] = "2026-11-23T09:00:00Z"

@@ -15,7 +15,7 @@ import nas.proxies
 import searchspaces
 from nas.errors import InvalidField, from_validation
 from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
-from nas.latency import default_device
+from nas.latency import DEFAULT_DEVICE, default_device
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
@@ -32,7 +32,7 @@ def _refuse(message: str) -> PydanticCustomError:
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra={"examples": [
         {"space": "mobilenetv3", "budget": 50},
-        {"space": "mobilenetv3", "budget": 200, "device": default_device(), "strategy": "tpe",
+        {"space": "mobilenetv3", "budget": 200, "device": DEFAULT_DEVICE, "strategy": "tpe",
          "latency_max_ms": 12.0, "proxy": "synflow", "seed": 0},
         {"space": "shufflenetv2", "budget": 100, "ensemble": ["synflow", "naswot"], "params_max": 3_000_000},
     ]})
