@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -30,11 +30,6 @@ def error(description: str) -> dict:
     return {"model": ErrorOut, "description": description}
 
 
-def invalid(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:
-    """A 422 in FastAPI's own shape, so one schema describes every refusal of a request."""
-    return HTTPException(status_code=422, detail=[{"loc": loc, "msg": message, "type": kind}])
-
-
 def install(app: FastAPI) -> None:
     """Answer ``InvalidField`` and pydantic's refusals as 422s, for every route of ``app``."""
     app.add_exception_handler(InvalidField, _invalid_field)
@@ -43,7 +38,7 @@ def install(app: FastAPI) -> None:
 
 def _invalid_field(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidField)
-    detail = [{"loc": [error.where, *problem.path()], "msg": str(problem), "type": error.kind}
+    detail = [{"loc": [error.where, *problem.path()], "msg": str(problem), "type": problem.kind or error.kind}
               for problem in error.problems]
     return JSONResponse(status_code=422, content={"detail": detail})
 

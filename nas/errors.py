@@ -20,13 +20,22 @@ import searchspaces
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one field; ``field`` is empty when the input as a whole is at fault."""
+    """One thing wrong with one field; ``field`` is empty when the input as a whole is at fault.
+
+    ``label`` is how the message names the field where the dotted path says less than the user needs
+    (a row of a CSV is ``line 4.ms``, named ``line 4 (arch '...')``; ``""``: not named at all);
+    ``kind`` is the problem's own type in a 422 where it has one (pydantic's ``greater_than``),
+    else the error's ``kind`` stands.
+    """
 
     field: str
     message: str
+    label: str | None = None
+    kind: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        name = self.field if self.label is None else self.label
+        return f"{name}: {self.message}" if name else self.message
 
     def path(self) -> list[str | int]:
         """The field as a path, list positions as integers: ``entries.3.ms`` -> ``["entries", 3, "ms"]``."""
@@ -76,9 +85,9 @@ class InvalidField(ValueError):
 
     def within(self, prefix: str) -> InvalidField:
         """The same problems, their fields under ``prefix`` (a check of a part, placed in the whole)."""
-        moved = [Problem(f"{prefix}.{p.field}" if p.field else prefix, p.message) for p in self.problems]
-        return InvalidField.many(moved, what=self.what, where=self.where) if len(moved) > 1 or self.what \
-            else InvalidField(moved[0].field, moved[0].message, where=self.where)
+        moved = [Problem(f"{prefix}.{p.field}" if p.field else prefix, p.message, p.label, p.kind)
+                 for p in self.problems]
+        return InvalidField.many(moved, what=self.what, where=self.where)
 
 
 MAX_LISTED = 20  # problems written out in a message; all of them stay in ``problems``

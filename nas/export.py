@@ -23,6 +23,7 @@ from torch import nn
 
 import searchspaces
 from nas.counting import count_macs, count_params
+from nas.errors import InvalidField
 from nas.onnx_export import TORCH_LOCK, onnx_bytes
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ class Exportable:
             import json
 
             return json.dumps(self.to_json(), indent=2).encode()
-        raise ValueError(f"format: unknown format {format!r}; one of {', '.join(FORMATS)}")
+        raise InvalidField("format", f"unknown format {format!r}; one of {', '.join(FORMATS)}")
 
     def filename(self, format: str) -> str:
         space = searchspaces.get(self.space)

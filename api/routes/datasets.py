@@ -77,13 +77,10 @@ def upload_dataset(
         raise HTTPException(status_code=409, detail=f"name: {name!r} is a built-in dataset; choose another name")
     content = file.file.read()
     dataset = read_npz(content, num_classes)  # DatasetError: a 422 naming each problem (api/errors.py)
-    try:
+    try:  # a NUL in the description (PostgreSQL cannot hold one): InvalidField, a 422 at its field
         record = store.datasets.add(name, content, dataset.describe(), description)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    except ValueError as error:
-        field = str(error).partition(":")[0]
-        raise errors.invalid(["body", field], str(error)) from None
     return _out(record)
 
 

@@ -5,13 +5,13 @@ A profile is uploaded as its JSON document, the request body itself (never pickl
 ``NAS_MAX_UPLOAD_BYTES``. It gets the checks of ``nas.latency.validate_profile``; a refusal lists
 every problem by field, and nothing is stored. An admitted profile becomes the device's next version
 for its search space. Measurements come as JSON or as a CSV of ``arch,ms`` rows; a refusal names each
-bad row, and nothing is stored (not even the device).
+bad row, and nothing is stored (not even the device). Every refusal of input is an ``InvalidField``
+(``ProfileError``, ``MeasurementError``), which ``api.errors`` answers as a 422 at its fields.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -31,9 +31,9 @@ from api.schemas import (
     MeasurementsIn,
     ProfileSummary,
 )
+from nas.errors import InvalidField, Problem, known_space
 from nas.latency import (
     DEFAULT_DEVICE,
-    MeasurementError,
     Profile,
     ProfileError,
     fit_profile,
@@ -141,25 +141,14 @@ def _not_found(error: NotFound) -> HTTPException:
     return HTTPException(status_code=404, detail=f"name: {error}")
 
 
-def _check_space(space: str, loc: list[str]) -> None:
-    if space not in searchspaces.names():
-        known = ", ".join(searchspaces.names())
-        raise errors.invalid(loc, f"space: unknown search space {space!r}; known spaces: {known}")
-
-
 @router.post("/devices", response_model=DeviceOut, status_code=201,
              responses={409: errors.error("a device of that name exists")})
 def create_device(body: DeviceCreate, store: Store = Depends(get_store)) -> dict:
     """Register a device; its profiles are uploaded next."""
-    for field in ("hardware", "description"):
-        if "\x00" in getattr(body, field):  # PostgreSQL text cannot hold NUL
-            raise errors.invalid(["body", field], f"{field}: must not contain NUL characters")
-    try:
+    try:  # a NUL in a text (PostgreSQL cannot hold one): InvalidField, a 422 at its field
         store.add_device(body.name, hardware=body.hardware, description=body.description)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
-    except ValueError as error:
-        raise errors.invalid(["body", str(error).partition(":")[0]], str(error)) from None
     return _device_out(store, body.name)
 
 
@@ -185,7 +174,7 @@ def list_profiles(
 ) -> list[dict]:
     """The device's profiles, oldest version first, with coverage and validation figures."""
     if space is not None:
-        _check_space(space, ["query", "space"])
+        known_space(space, where="query")
     try:
         return [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name, space)]
     except NotFound as error:
@@ -209,21 +198,11 @@ def _admit_profile(store: Store, name: str, body: bytes) -> dict:
         store.get_device(name)
     except NotFound as error:
         raise _not_found(error) from None
-    try:
-        profile = validate_profile(body, source="uploaded profile")
-    except ProfileError as error:
-        raise HTTPException(status_code=422, detail=[
-            {"loc": ["body", *_field_of(problem)], "msg": problem, "type": "profile"} for problem in error.problems
-        ]) from None
+    profile = validate_profile(body, source="uploaded profile")
     if profile.device.name != name:
-        raise errors.invalid(["body", "device", "name"], kind="profile", message=(
-            f"device.name: the profile was measured as {profile.device.name!r}, uploaded to {name!r}"))
+        raise ProfileError.of(Problem("device.name", f"the profile was measured as {profile.device.name!r}, "
+                                                     f"uploaded to {name!r}"), source="uploaded profile")
     return _profile_out(store.add_profile(name, profile), _facts(profile))
-
-
-def _field_of(problem: str) -> list[str]:
-    head, sep, _ = problem.partition(": ")
-    return [part for part in head.split(".") if part] if sep and " " not in head else []
 
 
 # --- profiles fitted from end-to-end measurements ----------------------------------------------------
@@ -237,11 +216,6 @@ EXAMPLE_ARCHS = {  # NAS-Bench-201 cells, their times of a phone CPU's order
     "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|": 3.4,
 }
 CONTENT_TYPES = ("application/json", "text/csv")
-# A row named in a refusal (nas.latency.measurements): "line 4 (arch '...'): ms must be ..." from a CSV,
-# "measurements[3] (arch '...'): not a network of space ..." from JSON.
-ROW_PROBLEM = re.compile(r"^(?:line (?P<line>\d+)|measurements\[(?P<index>\d+)\])(?: \(arch .*?\))?: (?P<reason>.*)",
-                         re.DOTALL)
-REASON_FIELDS = (("ms ", "ms"), ("timed ", "ms"), ("arch ", "arch"), ("not a network", "arch"))
 
 
 def _measurements_body() -> dict:
@@ -285,17 +259,11 @@ def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQu
         raise HTTPException(status_code=409, detail=str(error)) from None
     space, rows, fields = _read_csv(body, query) if csv else _read_json(body, query)
     tool = fields.pop("tool", None)
-    try:
+    try:  # MeasurementError, ProfileError: a 422 at each bad row or field (api.errors)
         profile = fit_profile(space, rows, device={**fields, "name": name}, tool=tool)
-    except MeasurementError as error:
-        raise HTTPException(status_code=422, detail=[_row_problem(p, csv) for p in error.problems]) from None
-    except ProfileError as error:
-        raise HTTPException(status_code=422, detail=[
-            {"loc": ["body", *_field_of(p)], "msg": p, "type": "profile"} for p in error.problems]) from None
-    except LookupError as error:  # an unknown space: checked before, kept for a space unregistered since
-        raise errors.invalid(["query" if csv else "body", "space"], f"space: {error}") from None
-    except ValueError as error:
-        raise errors.invalid(["body"], str(error)) from None
+    except searchspaces.UnknownSpaceError:  # checked before; kept for a space unregistered since
+        known_space(space, where="query" if csv else "body")
+        raise
     try:
         record, created = add_fitted(store, name, profile, fields.get("hardware", ""))
     except ShippedDevice as error:  # registered as shipped meanwhile (a restart of a newer release)
@@ -308,15 +276,14 @@ def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQu
 def _read_json(body: bytes, query: FitQuery) -> tuple[str, list, dict]:
     given = sorted(query.model_dump(exclude_none=True))
     if given:
-        raise HTTPException(status_code=422, detail=[
-            {"loc": ["query", field], "msg": f"{field}: with a JSON body, give it in the body", "type": "value_error"}
-            for field in given])
+        raise InvalidField.many([Problem(field, "with a JSON body, give it in the body") for field in given],
+                                what="query", where="query")
     try:
         request = MeasurementsIn.model_validate_json(body)
     except ValidationError as error:
-        raise HTTPException(status_code=422, detail=[_pydantic_problem(e, "body") for e in error.errors()]) from None
-    _check_space(request.space, ["body", "space"])
-    rows = [(f"measurements[{i}]", m.arch, m.ms) for i, m in enumerate(request.measurements)]
+        raise _refusal(error, "body") from None
+    known_space(request.space)
+    rows = [(m.arch, m.ms) for m in request.measurements]  # fit_profile names them measurements[i]
     return request.space, rows, request.model_dump(exclude={"space", "measurements"}, exclude_none=True)
 
 
@@ -325,32 +292,23 @@ def _read_csv(body: bytes, query: FitQuery) -> tuple[str, list, dict]:
     try:
         fields = DeviceFields.model_validate(fields).model_dump(exclude_none=True)
     except ValidationError as error:
-        raise HTTPException(status_code=422, detail=[_pydantic_problem(e, "query") for e in error.errors()]) from None
+        raise _refusal(error, "query") from None
     if query.space is None:
-        raise errors.invalid(["query", "space"], "space: required with a text/csv body; known spaces: "
-                             + ", ".join(searchspaces.names()))
-    _check_space(query.space, ["query", "space"])
-    try:
-        rows = read_csv(body, source="CSV body")
-    except MeasurementError as error:
-        raise HTTPException(status_code=422, detail=[_row_problem(p, True) for p in error.problems]) from None
-    return query.space, rows, fields
+        raise InvalidField("space", "required with a text/csv body; known spaces: " + ", ".join(searchspaces.names()),
+                           where="query")
+    known_space(query.space, where="query")
+    return query.space, read_csv(body, source="CSV body"), fields
 
 
-def _pydantic_problem(item: dict, where: str) -> dict:
-    # Without the input: a NaN there would make the refusal itself unserialisable (a 500).
-    loc = list(item["loc"])
-    if loc[:1] == ["measurements"] and len(loc) > 1:
-        named = f"measurements[{loc[1]}]" + "".join(f".{part}" for part in loc[2:])
-    else:
-        named = ".".join(str(part) for part in loc)
-    return {"loc": [where, *loc], "msg": f"{named}: {item['msg']}" if named else item["msg"], "type": item["type"]}
-
-
-def _row_problem(problem: str, csv: bool) -> dict:
-    found = ROW_PROBLEM.match(problem)
-    if found is None:
-        return {"loc": ["body"] if csv else ["body", "measurements"], "msg": problem, "type": "measurement"}
-    row = f"line {found['line']}" if csv else int(found["index"])
-    fields = [field for start, field in REASON_FIELDS if found["reason"].startswith(start)][:1]
-    return {"loc": ["body", *([] if csv else ["measurements"]), row, *fields], "msg": problem, "type": "measurement"}
+def _refusal(error: ValidationError, where: str) -> InvalidField:
+    """Pydantic's refusal of a body or query read by hand, each error at its field with its own type;
+    a list item is named as JSON writes it (``measurements[3].ms``). Without the input: a NaN there
+    would make the refusal itself unserialisable (a 500)."""
+    problems = []
+    for item in error.errors():
+        loc = list(item["loc"])
+        field = ".".join(str(part) for part in loc)
+        named = (f"measurements[{loc[1]}]" + "".join(f".{part}" for part in loc[2:])
+                 if loc[:1] == ["measurements"] and len(loc) > 1 else field)
+        problems.append(Problem(field, item["msg"], label=named if named != field else None, kind=item["type"]))
+    return InvalidField.many(problems, what=where, where=where)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from nas.errors import Problem
 from nas.latency.calibration import recalibrate
 from nas.latency.fit import MINIMUM_MEASUREMENTS, fit_profile
 from nas.latency.measurements import MeasurementError
@@ -35,7 +36,7 @@ def load_profile(path: str | os.PathLike) -> Profile:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
-        raise ProfileError([f"cannot read the file: {error.strerror}"], source=f"profile {path}") from None
+        raise ProfileError.of(Problem("", f"cannot read the file: {error.strerror}"), source=f"profile {path}") from None
     return validate_profile(data, source=f"profile {path}")
 
 

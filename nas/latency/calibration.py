@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.latency.predict import kind_sums
 from nas.latency.schema import SCHEMA_VERSION, NetworkPoint, Profile, validate_profile
 from nas.stats import spearman
@@ -153,7 +154,8 @@ def recalibrate(profile: Profile) -> Profile:
     is kept: it compares times measured later with the recorded ones, which a refit does not change."""
     fit, check = profile.calibration.networks, profile.validation.networks
     if len(fit) != profile.calibration.fit_on or profile.validation.n != len(check):
-        raise ValueError(
+        raise InvalidField(
+            "calibration.networks" if len(fit) != profile.calibration.fit_on else "validation.networks",
             f"the profile records {len(fit)} of its {profile.calibration.fit_on} calibration networks and "
             f"{len(check)} of its {profile.validation.n} validation networks; all are needed to fit again"
         )

@@ -38,16 +38,18 @@ DEVICE_DEFAULTS = {
 }
 
 
-def _labelled(measurements: Sequence[Any]) -> list[tuple[str, Any, Any]]:
-    rows = []
+def _labelled(measurements: Sequence[Any]) -> tuple[list[tuple[str | int, Any, Any]], str]:
+    """The rows as ``check_measurements`` reads them, and the field they are in: a pair is the item
+    of that position in the list ``measurements`` (a JSON body's); a triple is labelled already."""
+    rows: list[tuple[str | int, Any, Any]] = []
     for i, row in enumerate(measurements):
         if isinstance(row, (tuple, list)) and len(row) == 3:
             rows.append(tuple(row))
         elif isinstance(row, (tuple, list)) and len(row) == 2:
-            rows.append((f"measurements[{i}]", row[0], row[1]))
+            rows.append((i, row[0], row[1]))
         else:
             raise TypeError(f"measurements[{i}]: expected (arch, ms) or (label, arch, ms), got {row!r:.80}")
-    return rows
+    return rows, "measurements" if any(isinstance(label, int) for label, _, _ in rows) else ""
 
 
 def _device(device: str | dict | None, hardware_note: str) -> dict:
@@ -69,8 +71,9 @@ def fit_profile(
     timing: dict | None = None,
     bank_exclude: Collection[str] = (),
 ) -> Profile:
-    """A profile of ``device`` for ``space_name`` fitted from ``measurements``: ``(arch, ms)`` pairs,
-    or ``(label, arch, ms)`` triples whose labels name the rows in errors ("line 4").
+    """A profile of ``device`` for ``space_name`` fitted from ``measurements``: ``(arch, ms)`` pairs
+    (named in errors as the list ``measurements`` of a JSON body: ``measurements[3]``), or
+    ``(label, arch, ms)`` triples whose labels name the rows ("line 4").
 
     Refuses with ``MeasurementError`` naming each bad row (an arch not in the space, a time that is
     not a positive number, one arch with conflicting times) or too few networks. ``timing`` records how
@@ -78,7 +81,8 @@ def fit_profile(
     leaves device families out of the bank prior (for evaluations: a device is not its own reference).
     """
     space = searchspaces.get(space_name)
-    rows = check_measurements(space_name, _labelled(measurements), minimum=MINIMUM_MEASUREMENTS)
+    labelled, field = _labelled(measurements)
+    rows = check_measurements(space_name, labelled, minimum=MINIMUM_MEASUREMENTS, field=field)
     archs = [arch for arch, _ in rows]
     measured = np.array([ms for _, ms in rows], dtype=float)
     base = reference_table(space_name, reference)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.latency import linear
 from nas.latency.predict import predict_many
 from nas.latency.shipped import default_profile
@@ -49,19 +50,19 @@ def make_kit(
     """Write a kit of ``n`` networks of ``space_name`` to ``out_dir`` and return its ``kit.json``.
 
     ``resolution`` keeps every network at one input resolution (default: the space's, all of them
-    where it has several). Raises ``ValueError`` for a resolution the space lacks, ``n`` outside
+    where it has several). Raises ``InvalidField`` for a resolution the space lacks, ``n`` outside
     5-200, or an ``out_dir`` that holds a kit already (unless ``overwrite``); an unknown space raises
     ``searchspaces.UnknownSpaceError``. ``progress(i, n)`` is called after each network is written.
     """
     space = searchspaces.get(space_name)
     if not MIN_NETWORKS <= n <= MAX_NETWORKS:
-        raise ValueError(f"n: a kit has {MIN_NETWORKS} to {MAX_NETWORKS} networks, got {n}")
+        raise InvalidField("n", f"a kit has {MIN_NETWORKS} to {MAX_NETWORKS} networks, got {n}")
     if resolution is not None and resolution not in space.resolutions:
-        raise ValueError(f"resolution: space {space_name!r} has no resolution {resolution}; "
-                         f"choose from {list(space.resolutions)}")
+        raise InvalidField("resolution", f"space {space_name!r} has no resolution {resolution}; "
+                                         f"choose from {list(space.resolutions)}")
     out = Path(out_dir)
     if (out / "kit.json").exists() and not overwrite:
-        raise ValueError(f"out_dir: {str(out)!r} holds a kit already (kit.json); choose another folder or overwrite")
+        raise InvalidField("out_dir", f"{str(out)!r} holds a kit already (kit.json); choose another folder or overwrite")
     reference = default_profile(space_name)
     archs = choose_networks(space, reference, n, resolution=resolution, seed=seed)
     predicted = predict_many(reference, archs, space)
@@ -106,7 +107,7 @@ def draw_pool(space: searchspaces.SearchSpace, size: int, *, resolution: int | N
     for _ in range(size * 3):  # a small space (NB201 has 15,625 networks) repeats itself
         arch = space.sample_with(choose) if resolution is not None else space.sample(rng)
         if resolution is not None and space.resolution(arch) != resolution:
-            raise ValueError(f"resolution: space {space.name!r} cannot sample networks at {resolution}")
+            raise InvalidField("resolution", f"space {space.name!r} cannot sample networks at {resolution}")
         found[space.encode(arch)] = None
         if len(found) == size:
             break
@@ -127,7 +128,7 @@ def choose_networks(space: searchspaces.SearchSpace, reference, n: int, *, resol
     """``n`` distinct canonical strings of ``space`` that make a well-posed fit (see the module's note)."""
     pool = draw_pool(space, max(POOL_PER_NETWORK * n, MIN_POOL), resolution=resolution, seed=seed)
     if len(pool) < n:
-        raise ValueError(f"n: space {space.name!r} has only {len(pool)} distinct networks to choose from")
+        raise InvalidField("n", f"space {space.name!r} has only {len(pool)} distinct networks to choose from")
     predicted = predict_many(reference, pool, space)
     x = design_features(reference, space, pool)
     bins = _quantile_bins(predicted, n)

@@ -5,8 +5,9 @@ took on the device, in ms. Users write them as a CSV with columns ``arch`` and `
 ``measure.py`` writes, or what they copy from their device's own tool), or send them as JSON.
 ``read_csv`` turns the file into ``(label, arch, ms)`` rows whose labels name the rows as the user
 wrote them ("line 4"); ``check_measurements`` admits the rows of one space. Both refuse with
-``MeasurementError`` listing every problem found, each naming its row, in the manner of
-``nas.latency.schema.ProfileError``.
+``MeasurementError`` (a ``nas.errors.InvalidField``, like ``nas.latency.schema.ProfileError``)
+listing every problem found, each at its row's field (``line 4.ms``; ``measurements.3.arch`` for the
+fourth of a JSON list) and named in its message as the user knows the row ("line 4 (arch '...')").
 """
 
 from __future__ import annotations
@@ -18,25 +19,23 @@ import numbers
 from typing import Any, Iterable
 
 import searchspaces
+from nas.errors import InvalidField, Problem
 
 MAX_ROWS = 10_000  # a kit has tens of networks; more is a wrong file, not a measurement
 MAX_ARCH_CHARS = 2_000  # the longest canonical string of a shipped space is a few hundred characters
-MAX_SHOWN = 20  # problems written out in the message; ``problems`` keeps them all
 CONFLICT = 0.01  # times of one arch further apart than this (relative) contradict each other
 COLUMNS = ("arch", "ms")
 
 
-class MeasurementError(ValueError):
-    """Measurements that cannot be used; ``problems`` lists each reason, naming its row."""
+class MeasurementError(InvalidField):
+    """Measurements that cannot be used: ``problems`` lists each reason at its row's field; ``source``
+    (the error's ``what``) names what was read ("measurements.csv")."""
 
-    def __init__(self, problems: list[str], source: str = "measurements") -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        shown = [f"- {p}" for p in self.problems[:MAX_SHOWN]]
-        if count > MAX_SHOWN:
-            shown.append(f"- ... and {count - MAX_SHOWN} more")
-        listed = "\n".join(shown)
-        super().__init__(f"invalid {source} ({count} problem{'s' * (count != 1)}):\n{listed}")
+    kind = "measurement"
+
+    @classmethod
+    def of(cls, *problems: Problem, source: str = "measurements") -> MeasurementError:
+        return cls.many(problems, what=source)
 
 
 def _row_name(label: str, arch: Any) -> str:
@@ -61,9 +60,9 @@ def _text(data: str | bytes, source: str) -> str:
     try:
         return bytes(data).decode("utf-8-sig")  # a spreadsheet may start its CSV with a byte-order mark
     except UnicodeDecodeError as error:
-        raise MeasurementError(
-            [f"not UTF-8 text (byte {error.start}): save it as a UTF-8 CSV with columns arch,ms"], source
-        ) from None
+        raise MeasurementError.of(
+            Problem("", f"not UTF-8 text (byte {error.start}): save it as a UTF-8 CSV with columns arch,ms"),
+            source=source) from None
 
 
 def _header(header: list[str] | None, source: str) -> dict[str, int]:
@@ -72,9 +71,9 @@ def _header(header: list[str] | None, source: str) -> dict[str, int]:
     missing = [name for name in COLUMNS if name not in lowered]
     if missing:
         seen = ", ".join(repr(name) for name in found) if any(found) else "none"
-        raise MeasurementError(
-            [f"line 1: the header lacks column{'s' * (len(missing) > 1)} {' and '.join(missing)} "
-             f"(found {seen}); the first line must name the columns, e.g. arch,ms"], source)
+        raise MeasurementError.of(
+            Problem("line 1", f"the header lacks column{'s' * (len(missing) > 1)} {' and '.join(missing)} "
+                              f"(found {seen}); the first line must name the columns, e.g. arch,ms"), source=source)
     return {name: lowered.index(name) for name in COLUMNS}
 
 
@@ -90,96 +89,110 @@ def read_csv(data: str | bytes, source: str = "measurements.csv") -> list[tuple[
     try:
         columns = _header(next(reader, None), source)
         rows: list[tuple[str, str, float]] = []
-        problems: list[str] = []
+        problems: list[Problem] = []
         for fields in reader:
             label = f"line {reader.line_num}"
             if not any(field.strip() for field in fields):
                 continue
             if len(rows) + len(problems) >= MAX_ROWS:
-                raise MeasurementError([f"{label}: more than {MAX_ROWS:,} rows; a kit has tens of networks"], source)
+                raise MeasurementError.of(Problem(label, f"more than {MAX_ROWS:,} rows; a kit has tens of networks"),
+                                          source=source)
             row = _row(label, fields, columns, problems)
             if row is not None:
                 rows.append(row)
     except csv.Error as error:
-        raise MeasurementError([f"line {reader.line_num}: not a readable CSV row ({error})"], source) from None
+        raise MeasurementError.of(Problem(f"line {reader.line_num}", f"not a readable CSV row ({error})"),
+                                  source=source) from None
     if problems:
-        raise MeasurementError(problems, source)
+        raise MeasurementError.of(*problems, source=source)
     return rows
 
 
-def _row(label: str, fields: list[str], columns: dict[str, int], problems: list[str]) -> tuple[str, str, float] | None:
+def _row(label: str, fields: list[str], columns: dict[str, int], problems: list[Problem]) -> tuple[str, str, float] | None:
     arch, ms = (fields[columns[name]].strip() if columns[name] < len(fields) else None for name in COLUMNS)
     found = len(problems)
     if not arch:
-        problems.append(f"{label}: arch is empty")
+        problems.append(Problem(f"{label}.arch", "arch is empty", label))
     elif len(arch) > MAX_ARCH_CHARS:
-        problems.append(f"{label}: arch is {len(arch):,} characters long, more than {MAX_ARCH_CHARS:,}")
+        problems.append(Problem(f"{label}.arch", f"arch is {len(arch):,} characters long, more than {MAX_ARCH_CHARS:,}",
+                                label))
         arch = None
     name = _row_name(label, arch)
     if ms is None or ms == "":
-        problems.append(f"{name}: ms is missing")
+        problems.append(Problem(f"{label}.ms", "ms is missing", name))
         return None
     try:
         value = float(ms)
     except ValueError:
-        problems.append(f"{name}: ms must be a number, got {ms!r:.40}")
+        problems.append(Problem(f"{label}.ms", f"ms must be a number, got {ms!r:.40}", name))
         return None
-    problem = _ms_problem(value)
-    if problem:
-        problems.append(f"{name}: ms must be a positive number, got {ms!r:.40}")
+    if _ms_problem(value):
+        problems.append(Problem(f"{label}.ms", f"ms must be a positive number, got {ms!r:.40}", name))
     return (label, arch, value) if len(problems) == found else None
 
 
 def check_measurements(
-    space_name: str, rows: Iterable[tuple[str, Any, Any]], *, minimum: int = 1
+    space_name: str, rows: Iterable[tuple[str | int, Any, Any]], *, minimum: int = 1, field: str = ""
 ) -> list[tuple[str, float]]:
     """The measured networks of ``space_name`` as ``(canonical arch, ms)``, one per network, in the
     order first measured: times of one arch within 1% of each other are averaged.
 
-    ``rows`` are ``(label, arch, ms)``, the label naming the row in errors ("line 4" from
-    ``read_csv``, "measurements[3]" from JSON). Refuses with ``MeasurementError`` listing every bad
-    row (an arch the space does not have, with the space's reason; a time that is not a positive
-    number; one arch with times more than 1% apart, naming both rows) and fewer than ``minimum``
-    distinct networks. An unknown space raises ``searchspaces.UnknownSpaceError``.
+    ``rows`` are ``(label, arch, ms)``, the label naming the row as the user knows it: a line of a
+    file ("line 4", from ``read_csv``), or a position in the list ``field`` of what the user sent (3
+    with ``field="measurements"``: the field ``measurements.3``, named "measurements[3]"). ``field``
+    holds the problem of too few networks too (none for a file: the file as a whole is short).
+    Refuses with ``MeasurementError`` listing every bad row (an arch the space does not have, with the
+    space's reason; a time that is not a positive number; one arch with times more than 1% apart,
+    naming both rows) and fewer than ``minimum`` distinct networks. An unknown space raises
+    ``searchspaces.UnknownSpaceError``.
     """
     space = searchspaces.get(space_name)
-    problems: list[str] = []
+    problems: list[Problem] = []
     times: dict[str, list[float]] = {}
-    first: dict[str, tuple[str, float]] = {}  # canonical arch -> the label and time it was first seen with
+    first: dict[str, tuple[str, float]] = {}  # canonical arch -> the row's name and time it was first seen with
     for label, arch, ms in rows:
-        name = _row_name(label, arch)
-        canonical = _canonical(space, arch, name, problems)
+        at, named = _row_at(label, field)
+        name = _row_name(named, arch)
+        canonical = _canonical(space, arch, at, name, problems)
         problem = _ms_problem(ms)
         if problem:
-            problems.append(f"{name}: {problem}")
+            problems.append(Problem(f"{at}.ms", problem, name))
         if canonical is None or problem:
             continue
         ms = float(ms)
         if canonical in first:
             other, seen = first[canonical]
             if max(ms, seen) > (1 + CONFLICT) * min(ms, seen):
-                problems.append(f"{name}: timed {ms:g} ms, but the same network was timed {seen:g} ms at {other}, "
-                                f"more than {CONFLICT:.0%} apart; time it again or keep one")
+                problems.append(Problem(f"{at}.ms", f"timed {ms:g} ms, but the same network was timed {seen:g} ms "
+                                        f"at {other}, more than {CONFLICT:.0%} apart; time it again or keep one", name))
                 continue
         else:
-            first[canonical] = (label, ms)
+            first[canonical] = (named, ms)
         times.setdefault(canonical, []).append(ms)
     if len(times) < minimum:
-        problems.append(f"needs at least {minimum} measured networks, got {len(times)}")
+        problems.append(Problem(field, f"needs at least {minimum} measured networks, got {len(times)}", ""))
     if problems:
-        raise MeasurementError(problems, f"measurements of space {space_name!r}")
+        raise MeasurementError.of(*problems, source=f"measurements of space {space_name!r}")
     return [(arch, sum(found) / len(found)) for arch, found in times.items()]
 
 
-def _canonical(space: searchspaces.SearchSpace, arch: Any, name: str, problems: list[str]) -> str | None:
+def _row_at(label: str | int, field: str) -> tuple[str, str]:
+    """A row's field and its name in messages: a position in the list ``field``, or a line as labelled."""
+    if isinstance(label, int):
+        return (f"{field}.{label}", f"{field}[{label}]") if field else (str(label), f"row {label}")
+    return label, label
+
+
+def _canonical(space: searchspaces.SearchSpace, arch: Any, at: str, name: str, problems: list[Problem]) -> str | None:
     if not isinstance(arch, str) or not arch.strip():
-        problems.append(f"{name}: arch must be a non-empty string, got {arch!r:.40}")
+        problems.append(Problem(f"{at}.arch", f"arch must be a non-empty string, got {arch!r:.40}", name))
         return None
     if len(arch) > MAX_ARCH_CHARS:
-        problems.append(f"{name}: arch is {len(arch):,} characters long, more than {MAX_ARCH_CHARS:,}")
+        problems.append(Problem(f"{at}.arch", f"arch is {len(arch):,} characters long, more than {MAX_ARCH_CHARS:,}",
+                                name))
         return None
     try:
         return space.encode(space.decode(arch.strip()))
     except ValueError as error:
-        problems.append(f"{name}: not a network of space {space.name!r}: {error}")
+        problems.append(Problem(f"{at}.arch", f"not a network of space {space.name!r}: {error}", name))
         return None

@@ -8,7 +8,7 @@ predicted a separate validation set. ``latency_tables/FORMAT.md`` documents the 
 people who measure on their own device.
 
 ``validate_profile`` admits a document only if every check passes and otherwise raises
-``ProfileError`` listing every problem found, each naming its field.
+``ProfileError`` (a ``nas.errors.InvalidField``) listing every problem found, each at its field.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 import searchspaces
+from nas.errors import InvalidField, Problem
 
 SCHEMA_VERSION = 4  # 4 added fit and calibration.structure, 3 speed_check, 2 calibration.kind_scales; older are read
 STATISTICS = ("p50", "mean", "min")
@@ -65,14 +66,15 @@ def _without_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_without_nul)]
 
 
-class ProfileError(ValueError):
-    """A profile that cannot be admitted; ``problems`` lists each reason, naming its field."""
+class ProfileError(InvalidField):
+    """A profile that cannot be admitted: ``problems`` lists each reason at its field; ``source`` (the
+    error's ``what``) names the document ("uploaded profile", "profile bad.json")."""
 
-    def __init__(self, problems: list[str], source: str = "latency profile") -> None:
-        self.problems = list(problems)
-        listed = "\n".join(f"- {p}" for p in self.problems)
-        count = len(self.problems)
-        super().__init__(f"invalid {source} ({count} problem{'s' * (count != 1)}):\n{listed}")
+    kind = "profile"
+
+    @classmethod
+    def of(cls, *problems: Problem, source: str = "latency profile") -> ProfileError:
+        return cls.many(problems, what=source)
 
 
 class DeviceInfo(BaseModel):
@@ -238,12 +240,13 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
         try:
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ProfileError([f"not JSON: {error}"], source) from None
+            raise ProfileError.of(Problem("", f"not JSON: {error}"), source=source) from None
         except RecursionError:  # json's parser recurses once per level of [ or {
-            raise ProfileError(["not JSON: nested too deeply to read"], source) from None
+            raise ProfileError.of(Problem("", "not JSON: nested too deeply to read"), source=source) from None
     if not isinstance(data, dict):
-        raise ProfileError([f"the document must be a JSON object, got {type(data).__name__}"], source)
-    problems = []
+        raise ProfileError.of(Problem("", f"the document must be a JSON object, got {type(data).__name__}"),
+                              source=source)
+    problems: list[Problem] = []
     try:
         profile = Profile.model_validate(data)
     except ValidationError as error:
@@ -251,11 +254,12 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
         problems += [_describe(e) for e in error.errors()]
     problems += _semantic_problems(data)
     if data.get("speed_check") is not None and data.get("schema_version") in (1, 2):
-        problems.append(f"speed_check: needs schema_version 3 (version {data['schema_version']} has no such field)")
+        problems.append(Problem("speed_check", f"needs schema_version 3 (version {data['schema_version']} "
+                                               "has no such field)"))
     for field in _version_4_fields(data):
-        problems.append(f"{field}: needs schema_version 4 (version {data['schema_version']} has no such field)")
+        problems.append(Problem(field, f"needs schema_version 4 (version {data['schema_version']} has no such field)"))
     if problems:
-        raise ProfileError(problems, source)
+        raise ProfileError.of(*problems, source=source)
     return profile
 
 
@@ -272,28 +276,32 @@ def _version_4_fields(data: dict[str, Any]) -> list[str]:
     return found
 
 
-def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "document"
+def _describe(error: dict[str, Any]) -> Problem:
+    field = ".".join(str(part) for part in error["loc"])
+    return Problem(field, _reason(error, field), label=None if field else "document")
+
+
+def _reason(error: dict[str, Any], field: str) -> str:
     if error["type"] == "missing":
-        return f"{where}: required field is missing"
+        return "required field is missing"
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown field"
+        return "unknown field"
     if error["type"] == "finite_number":
-        return f"{where}: must be a finite number, got {error.get('input')!r}"
+        return f"must be a finite number, got {error.get('input')!r}"
     if error["type"] == "value_error":  # our own validators' messages, without pydantic's "Value error, "
-        return f"{where}: {error['ctx']['error']}"
-    if where == "measurement.unit":
-        return f"measurement.unit: must be 'ms', got {error.get('input')!r}"
-    return f"{where}: {error['msg']}"
+        return str(error["ctx"]["error"])
+    if field == "measurement.unit":
+        return f"must be 'ms', got {error.get('input')!r}"
+    return error["msg"]
 
 
-def _semantic_problems(data: dict[str, Any]) -> list[str]:
+def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
     """Checks that need the search space; each runs only on fields of the right shape."""
     name = data.get("search_space")
     if not isinstance(name, str):
         return []
     if name not in searchspaces.names():
-        return [f"search_space: unknown space {name!r}; known: {', '.join(searchspaces.names())}"]
+        return [Problem("search_space", f"unknown space {name!r}; known: {', '.join(searchspaces.names())}")]
     space = searchspaces.get(name)
     problems = []
     resolutions = data.get("resolutions")
@@ -301,7 +309,7 @@ def _semantic_problems(data: dict[str, Any]) -> list[str]:
         return problems
     bad = [r for r in resolutions if r not in space.resolutions]
     if bad:
-        return [f"resolutions: {bad} not in space {name!r} (choose from {list(space.resolutions)})"]
+        return [Problem("resolutions", f"{bad} not in space {name!r} (choose from {list(space.resolutions)})")]
     classes = data.get("num_classes")
     entries = data.get("entries")
     if type(classes) is not int or classes < 1 or not isinstance(entries, dict):
@@ -310,35 +318,35 @@ def _semantic_problems(data: dict[str, Any]) -> list[str]:
     missing = sorted(expected - entries.keys())
     extra = sorted(entries.keys() - expected)
     if missing:
-        problems.append(
-            f"entries: {len(missing)} of the space's {len(expected)} block keys are missing "
-            f"(resolutions {resolutions}, {classes} classes): {_listing(missing)}"
-        )
+        problems.append(Problem("entries", f"{len(missing)} of the space's {len(expected)} block keys are missing "
+                                           f"(resolutions {resolutions}, {classes} classes): {_listing(missing)}"))
     if extra:
-        problems.append(f"entries: {len(extra)} keys the space does not produce: {_listing(extra)}")
+        problems.append(Problem("entries", f"{len(extra)} keys the space does not produce: {_listing(extra)}"))
     measurement = data.get("measurement")
     statistic = measurement.get("statistic") if isinstance(measurement, dict) else None
     if statistic == "min":
         lacking = sorted(k for k, v in entries.items() if isinstance(v, dict) and v.get("min") is None)
         if lacking:
-            problems.append(f"entries: statistic is 'min' but {len(lacking)} entries lack it: "
-                            f"{_listing(lacking)}")
+            problems.append(Problem("entries", f"statistic is 'min' but {len(lacking)} entries lack it: "
+                                               f"{_listing(lacking)}"))
     calibration = data.get("calibration")
     structure = calibration.get("structure") if isinstance(calibration, dict) else None
     if isinstance(structure, dict) and structure.keys() - set(space.structure_feature_names):
         known = ", ".join(space.structure_feature_names) or "none"
-        problems.append(f"calibration.structure: features the space does not have: "
-                        f"{_listing(sorted(structure.keys() - set(space.structure_feature_names)))} (its features: {known})")
+        unknown = _listing(sorted(structure.keys() - set(space.structure_feature_names)))
+        problems.append(Problem("calibration.structure", f"features the space does not have: {unknown} "
+                                                         f"(its features: {known})"))
     scales = calibration.get("kind_scales") if isinstance(calibration, dict) else None
     if isinstance(scales, dict):
         if data.get("schema_version") == 1:
-            problems.append("calibration.kind_scales: needs schema_version 2 (version 1 has no such field)")
+            problems.append(Problem("calibration.kind_scales", "needs schema_version 2 (version 1 has no such field)"))
         kinds = {space.block_kind(key) for key in expected}
         if scales.keys() - kinds:
-            problems.append(f"calibration.kind_scales: kinds the space does not have: "
-                            f"{_listing(sorted(scales.keys() - kinds))} (its kinds: {_listing(sorted(kinds))})")
+            problems.append(Problem("calibration.kind_scales", f"kinds the space does not have: "
+                                    f"{_listing(sorted(scales.keys() - kinds))} (its kinds: {_listing(sorted(kinds))})"))
         if kinds - scales.keys():
-            problems.append(f"calibration.kind_scales: no scale for kinds {_listing(sorted(kinds - scales.keys()))}")
+            problems.append(Problem("calibration.kind_scales",
+                                    f"no scale for kinds {_listing(sorted(kinds - scales.keys()))}"))
     return problems
 
 

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nas import __version__
+from nas.errors import Problem
 from nas.latency.calibration import calibrated
 from nas.latency.schema import Profile, ProfileError, validate_profile
 
@@ -41,10 +42,10 @@ def merge_sessions(profiles: Sequence[Profile], names: Sequence[str] | None = No
     """
     names = list(names) if names is not None else [f"session {i + 1}" for i in range(len(profiles))]
     if len(profiles) < 2:
-        raise ProfileError([f"need at least 2 sessions to merge, got {len(profiles)}"], "merge")
+        raise ProfileError.of(Problem("", f"need at least 2 sessions to merge, got {len(profiles)}"), source="merge")
     problems = _merge_problems(profiles, names)
     if problems:
-        raise ProfileError(problems, "merge")
+        raise ProfileError.of(*problems, source="merge")
     first = profiles[0]
     sessions = sorted(p.measurement.measured_at for p in profiles)
     durations = [p.measurement.duration_s for p in profiles]
@@ -66,20 +67,21 @@ def merge_sessions(profiles: Sequence[Profile], names: Sequence[str] | None = No
     return calibrated(validate_profile(document), *measured("calibration"), *measured("validation"))
 
 
-def _merge_problems(profiles: Sequence[Profile], names: Sequence[str]) -> list[str]:
-    """Why the sessions cannot be merged, each difference naming the field and the session; none if they can."""
+def _merge_problems(profiles: Sequence[Profile], names: Sequence[str]) -> list[Problem]:
+    """Why the sessions cannot be merged, each difference naming the field and the session (a session's
+    own problem is at the session, as the user named it); none if they can."""
     first, problems = profiles[0], []
     for name, profile in zip(names, profiles):
         if profile.speed_check:
-            problems.append(f"{name}: has a speed check; merge the sessions as `nas profile` wrote them")
+            problems.append(Problem(name, "has a speed check; merge the sessions as `nas profile` wrote them"))
         if profile.measurement.sessions:
-            problems.append(f"{name}: already merged from {len(profile.measurement.sessions)} sessions; "
-                            "merge the sessions' own files instead")
+            problems.append(Problem(name, f"already merged from {len(profile.measurement.sessions)} sessions; "
+                                          "merge the sessions' own files instead"))
     for field, value in _SAME:
         for name, profile in zip(names[1:], profiles[1:]):
             problems += _differences(field, value(first), value(profile), names[0], name)
     if any(p.entries.keys() != first.entries.keys() for p in profiles[1:]):
-        problems.append("entries: the sessions do not time the same block keys")
+        problems.append(Problem("entries", "the sessions do not time the same block keys"))
     return problems
 
 
@@ -100,16 +102,16 @@ def _median_entries(profiles: Sequence[Profile]) -> dict[str, dict[str, float | 
     return entries
 
 
-def _differences(field: str, want: Any, got: Any, first: str, name: str) -> list[str]:
+def _differences(field: str, want: Any, got: Any, first: str, name: str) -> list[Problem]:
     if want == got:
         return []
     if isinstance(want, dict) and isinstance(got, dict):
         return [problem for key in sorted(want.keys() | got.keys())
                 for problem in _differences(f"{field}.{key}", want.get(key), got.get(key), first, name)]
     if field.endswith(".networks"):
-        return [f"{field}: {name} timed other networks than {first} "
-                "(profile every session with the same --seed, --calibration and --validation)"]
-    return [f"{field}: {got!r:.60} in {name}, {want!r:.60} in {first}"]
+        return [Problem(field, f"{name} timed other networks than {first} "
+                               "(profile every session with the same --seed, --calibration and --validation)")]
+    return [Problem(field, f"{got!r:.60} in {name}, {want!r:.60} in {first}")]
 
 
 def session_speeds(profiles: Sequence[Profile], merged: Profile) -> list[float | None]:

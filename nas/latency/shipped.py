@@ -18,6 +18,7 @@ import re
 from importlib import resources
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.latency.schema import Profile, ProfileError, validate_profile
 
 # The machine class's first table (see docs/reference.md, "Shipped tables"): the default where no shipped
@@ -139,7 +140,7 @@ def reference_table(space_name: str, reference: Profile | str | None = None) -> 
     shipped table of this host's CPU (``DEFAULT_DEVICE``'s where that CPU has none)."""
     if isinstance(reference, Profile):
         if reference.search_space != space_name:
-            raise ValueError(f"reference: a table of space {reference.search_space!r}, not {space_name!r}")
+            raise InvalidField("reference", f"a table of space {reference.search_space!r}, not {space_name!r}")
         return reference
     device = reference or shipped_device_here() or DEFAULT_DEVICE
     if reference is None and (device, space_name) not in shipped_files():

@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nas import __version__
+from nas.errors import InvalidField
 from nas.latency.profiler import time_like
 from nas.latency.schema import SCHEMA_VERSION, Profile, validate_profile
 
@@ -34,11 +35,11 @@ def speed_check(
     factor compares two machines. A profile that already had a speed check gets a new one: the
     factor is always against the recorded times."""
     if networks < 1:
-        raise ValueError(f"networks: must be at least 1, got {networks}")
+        raise InvalidField("networks", f"must be at least 1, got {networks}")
     points = speed_check_points(profile, networks)
     if not points:
-        raise ValueError("calibration.networks: the profile records no calibration networks with a time "
-                         "to measure again (profile the device with `nas profile` to get some)")
+        raise InvalidField("calibration.networks", "the profile records no calibration networks with a time "
+                                                   "to measure again (profile the device with `nas profile` to get some)")
     measured_at = datetime.now(timezone.utc).replace(microsecond=0)
     measured = time_like(profile, [p.arch for p in points], progress)
     return with_speed_check(profile, [p.measured_ms for p in points], measured, measured_at)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from nas.errors import InvalidField
 from nas.storage import convert, lookups
 from nas.storage.models import Candidate, utcnow
 from nas.storage.records import CandidatePoint, CandidateRecord, NotFound
@@ -66,7 +67,7 @@ class CandidateRepository:
              descending: bool = True, limit: int = 100, offset: int = 0) -> list[CandidateRecord]:
         """A page of the search's candidates, ordered by ``sort`` (ties by insertion order)."""
         if sort not in SORTS:
-            raise ValueError(f"sort: unknown sort key {sort!r}; one of {', '.join(SORTS)}")
+            raise InvalidField("sort", f"unknown sort key {sort!r}; one of {', '.join(SORTS)}")
         convert.check_page(limit, offset)
         column = SORTS[sort]
         order = [column.desc() if descending else column.asc()]
@@ -93,7 +94,7 @@ class CandidateRepository:
         over evaluation order (every k-th id), and how many candidates it has: what a plot of a search
         of any size needs, reading only the plotted columns."""
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
-            raise ValueError(f"sample: must be a non-negative integer, got {sample!r}")
+            raise InvalidField("sample", f"must be a non-negative integer, got {sample!r}")
         mine = Candidate.search_id == search_id
         with self._sessions.begin() as session:
             lookups.search(session, search_id)

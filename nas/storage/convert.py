@@ -1,4 +1,8 @@
-"""Rows to records, caller input to checked rows, and the insert that skips duplicates."""
+"""Rows to records, caller input to checked rows, and the insert that skips duplicates.
+
+A name, a text, a page or a JSON value a caller passes is refused with ``nas.errors.InvalidField`` at
+its field; a malformed candidate or history row (a worker's, never a user's) with ``ValueError``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from nas.errors import InvalidField
 from nas.storage.models import HASH, Candidate, Dataset, Device, LatencyProfile, Search
 from nas.storage.records import (
     CandidateRecord,
@@ -103,27 +108,27 @@ def check_json(value: Any, field: str) -> None:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{field}: cannot be stored as JSON ({error})") from None
+        raise InvalidField(field, f"cannot be stored as JSON ({error})") from None
 
 
 def check_name(name: Any, field: str, pattern: str) -> None:
     if not isinstance(name, str) or re.fullmatch(pattern, name) is None:
-        raise ValueError(f"{field}: {name!r} is not a valid name (letters, digits, '_', '.', '-'; "
-                         "at most 64, starting with a letter or digit)")
+        raise InvalidField(field, f"{name!r} is not a valid name (letters, digits, '_', '.', '-'; "
+                                  "at most 64, starting with a letter or digit)")
 
 
 def check_text(value: Any, field: str, longest: int) -> str:
     """A non-empty string that fits its column (PostgreSQL refuses longer ones, SQLite would not)."""
     if not isinstance(value, str) or not value or len(value) > longest:
-        raise ValueError(f"{field}: must be a non-empty string of at most {longest} characters, got {value!r:.80}")
+        raise InvalidField(field, f"must be a non-empty string of at most {longest} characters, got {value!r:.80}")
     return value
 
 
 def check_page(limit: int, offset: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit: must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
+        raise InvalidField("limit", f"must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
-        raise ValueError(f"offset: must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
+        raise InvalidField("offset", f"must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
 
 
 def nameable(value: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from nas.errors import InvalidField
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.storage import convert, lookups
 from nas.storage.models import Dataset
@@ -28,8 +29,8 @@ class DatasetRepository:
         is its ``describe()``. A name is never reused (``AlreadyExists``)."""
         convert.check_name(name, "name", DEVICE_NAME_PATTERN)
         if not isinstance(description, str) or len(description) > 2000 or not convert.nameable(description):
-            raise ValueError(f"description: must be a string of at most 2000 characters without NUL, "
-                             f"got {description!r:.80}")
+            raise InvalidField("description", f"must be a string of at most 2000 characters without NUL, "
+                                              f"got {description!r:.80}")
         with self._sessions.begin() as session:
             if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
                 raise AlreadyExists(f"name: a dataset named {name!r} already exists; datasets are never "

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import nas.latency as latency
+from nas.errors import InvalidField
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.storage import convert, lookups
 from nas.storage.models import Device, LatencyProfile
@@ -28,10 +29,10 @@ class DeviceRepository:
     def add(self, name: str, hardware: str = "", description: str = "", shipped: bool = False) -> DeviceRecord:
         convert.check_name(name, "name", DEVICE_NAME_PATTERN)
         if not isinstance(hardware, str) or len(hardware) > 200:
-            raise ValueError(f"hardware: must be a string of at most 200 characters, got {hardware!r:.80}")
+            raise InvalidField("hardware", f"must be a string of at most 200 characters, got {hardware!r:.80}")
         for field, value in (("hardware", hardware), ("description", description)):
             if not convert.nameable(value):
-                raise ValueError(f"{field}: must not contain NUL characters")
+                raise InvalidField(field, "must not contain NUL characters")
         with self._sessions.begin() as session:
             if session.scalar(select(Device.id).where(Device.name == name)) is not None:
                 raise AlreadyExists(f"name: a device named {name!r} already exists", field="name")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from nas import latency
+from nas.errors import InvalidField
 from nas.latency.local import Timer, calibrate_here, is_local
 from nas.latency.shipped import host_cpu, local_device_name, shipped_device_here
 from nas.storage.records import AlreadyExists, NotFound, ProfileRecord
@@ -49,12 +50,13 @@ def local_profile(store: Store, space: str, *, progress: Callable[[int, int], No
         return store.add_profile(name, calibrate_here(space, progress=progress, timer=timer))
 
 
-class ShippedDevice(ValueError):
-    """A fitted profile for a device the project ships: its profiles are not changed."""
+class ShippedDevice(InvalidField):
+    """A fitted profile for a device the project ships: its profiles are not changed. The name is
+    taken rather than malformed, so the API answers it as a conflict (409), naming the field."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"name: {name!r} is a shipped device, measured by the project; its profiles are not "
-                         "changed. Fit your device under a name of its own")
+        super().__init__("name", f"{name!r} is a shipped device, measured by the project; its profiles are not "
+                                 "changed. Fit your device under a name of its own")
 
 
 def fittable(store: Store, name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from nas.errors import InvalidField
 from nas.storage import convert, lookups
 from nas.storage.models import NAME, Candidate, LatencyProfile, Search, utcnow
 from nas.storage.records import (
@@ -40,12 +41,12 @@ class SearchRepository:
                strategy: str, budget: int, seed: int | None) -> SearchRecord:
         """A new search, queued; ``profile_id`` must be one of ``device``'s profiles for ``space``."""
         if not isinstance(request, dict):
-            raise ValueError(f"request: must be a JSON object, got {type(request).__name__}")
+            raise InvalidField("request", f"must be a JSON object, got {type(request).__name__}")
         convert.check_json(request, "request")
         convert.check_text(space, "space", NAME)
         convert.check_text(strategy, "strategy", NAME)
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
-            raise ValueError(f"budget: must be a non-negative integer, got {budget!r}")
+            raise InvalidField("budget", f"must be a non-negative integer, got {budget!r}")
         with self._sessions.begin() as session:
             device_row = lookups.device(session, device)
             if profile_id is not None:
@@ -53,8 +54,8 @@ class SearchRepository:
                 if profile is None:
                     raise NotFound(f"no latency profile with id {profile_id}")
                 if profile.device_id != device_row.id or profile.search_space != space:
-                    raise ValueError(f"profile_id: profile {profile_id} is for device {profile.device.name!r} "
-                                     f"and space {profile.search_space!r}, not {device!r} and {space!r}")
+                    raise InvalidField("profile_id", f"profile {profile_id} is for device {profile.device.name!r} "
+                                                     f"and space {profile.search_space!r}, not {device!r} and {space!r}")
             search = Search(request=request, space=space, device=device_row, profile_id=profile_id,
                             strategy=strategy, budget=budget, seed=seed, status="queued", evaluated=0,
                             history=[])

@@ -94,6 +94,8 @@ def test_bad_json_rows_are_422_naming_the_row_and_nothing_is_stored(client, raw,
     problems = response.json()["detail"]
     assert [p["loc"] for p in problems] == [["body", "measurements", index, field]]
     assert f"measurements[{index}]" in problems[0]["msg"]
+    read_by_pydantic = "(arch " not in problems[0]["msg"]  # the model's own type, else the check's
+    assert (problems[0]["type"] != "measurement") == read_by_pydantic
     assert client.get("/api/v1/devices/npu1").status_code == 404
 
 
@@ -105,6 +107,7 @@ def test_bad_csv_rows_are_422_with_one_entry_per_line(client):
     assert response.status_code == 422, response.text
     problems = response.json()["detail"]
     assert [p["loc"] for p in problems] == [["body", "line 4", "ms"], ["body", "line 7", "ms"]]
+    assert {p["type"] for p in problems} == {"measurement"}
     assert problems[0]["msg"].startswith("line 4") and "nan" in problems[0]["msg"]
     lines[3], lines[6] = f"{BOGUS},3.0", f"{ROWS[5][0]},{ROWS[5][1]}"
     response = post_csv(client, "npu1", "\n".join(lines) + "\n")

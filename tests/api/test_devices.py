@@ -105,6 +105,22 @@ def test_bad_profiles_are_refused_with_every_problem_and_nothing_stored(client, 
     assert [p["version"] for p in client.get("/api/v1/devices/pi4/profiles").json()] == [1]
 
 
+def test_profile_problems_are_at_their_fields_list_positions_as_integers(client):
+    client.post("/api/v1/devices", json={"name": "pi4"})
+    bad = document()
+    bad["resolutions"] = [32.0]
+    bad["entries"]["my key"] = {"p50": -1.0, "mean": 1.0, "std": 0.0, "count": 1}
+    response = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(bad))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert [p["loc"] for p in detail] == [["body", "resolutions", 0], ["body", "entries", "my key", "p50"]]
+    assert detail[1]["msg"] == "entries.my key.p50: Input should be greater than or equal to 0"
+    assert {p["type"] for p in detail} == {"profile"}
+    response = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(document("pi5")))
+    assert response.json()["detail"] == [{"loc": ["body", "device", "name"], "type": "profile",
+                                          "msg": "device.name: the profile was measured as 'pi5', uploaded to 'pi4'"}]
+
+
 def test_uploads_over_the_size_limit_are_refused(client):
     client.post("/api/v1/devices", json={"name": "pi4"})
     response = client.post("/api/v1/devices/pi4/profiles", content=b"{" + b" " * (65 * 1024) + b"}")

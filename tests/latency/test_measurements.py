@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.latency.measurements import MAX_ROWS, MeasurementError, check_measurements, read_csv
 
 SPACE = "nasbench201"
@@ -13,13 +14,21 @@ B = "|none~0|+|avg_pool_3x3~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|"
 C = "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
 
 
-def problems_of(call, *args, **kwargs) -> list[str]:
+def refusal(call, *args, **kwargs) -> MeasurementError:
     with pytest.raises(MeasurementError) as caught:
         call(*args, **kwargs)
-    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, InvalidField) and caught.value.kind == "measurement"
     for problem in caught.value.problems:
-        assert problem in str(caught.value)
-    return caught.value.problems
+        assert str(problem) in str(caught.value)
+    return caught.value
+
+
+def problems_of(call, *args, **kwargs) -> list[str]:
+    return [str(problem) for problem in refusal(call, *args, **kwargs).problems]
+
+
+def fields_of(call, *args, **kwargs) -> list[str]:
+    return [problem.field for problem in refusal(call, *args, **kwargs).problems]
 
 
 def test_read_csv_labels_rows_by_line_and_ignores_extra_columns_and_blank_lines():
@@ -48,6 +57,8 @@ def test_read_csv_lists_every_bad_row_by_line():
     ]
     with pytest.raises(MeasurementError, match=r"invalid times\.csv \(7 problems\)"):
         read_csv(text, source="times.csv")
+    assert fields_of(read_csv, text) == ["line 3.arch", "line 4.ms", "line 5.ms", "line 6.ms", "line 7.ms",
+                                         "line 8.ms", "line 9.ms"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -58,6 +69,7 @@ def test_read_csv_lists_every_bad_row_by_line():
 def test_read_csv_names_a_missing_column_and_the_columns_found(text, message):
     [problem] = problems_of(read_csv, text)
     assert problem.startswith("line 1: ") and message in problem
+    assert fields_of(read_csv, text) == ["line 1"]
 
 
 def test_read_csv_refuses_bytes_that_are_not_utf8():
@@ -91,6 +103,16 @@ def test_check_measurements_names_each_bad_row():
     assert problems[6].startswith("measurements[7]") and "non-empty string" in problems[6]
     assert problems[7] == "needs at least 3 measured networks, got 1"
     assert len(problems) == 8
+
+
+def test_rows_by_position_are_fields_of_the_list_they_are_in():
+    rows = [(0, A, 2.0), (1, "|bad~0|", 1.0), (2, B, 0.0), (3, A, 4.0)]
+    problems = refusal(check_measurements, SPACE, rows, minimum=3, field="measurements").problems
+    assert [p.path() for p in problems] == [["measurements", 1, "arch"], ["measurements", 2, "ms"],
+                                            ["measurements", 3, "ms"], ["measurements"]]
+    assert str(problems[0]).startswith("measurements[1] (arch '|bad~0|'): not a network of space")
+    assert "timed 4 ms, but the same network was timed 2 ms at measurements[0]" in str(problems[2])
+    assert str(problems[3]) == "needs at least 3 measured networks, got 1"  # the list itself, not named
 
 
 def test_check_measurements_needs_a_minimum_and_a_known_space():

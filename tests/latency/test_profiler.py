@@ -237,7 +237,8 @@ def test_sessions_that_differ_are_refused_naming_each_field(measured):
         point["arch"] = searchspaces.get("nasbench201").encode(arch)
     with pytest.raises(ProfileError) as error:
         merge_sessions([profile, other, validate_profile(moved)], ["a.json", "b.json", "c.json"])
-    assert error.value.problems == [
+    assert [p.field for p in error.value.problems] == ["device.threads", "measurement.repeats", "validation.networks"]
+    assert [str(p) for p in error.value.problems] == [
         "device.threads: 2 in b.json, 1 in a.json",
         "measurement.repeats: 30 in b.json, 12 in a.json",
         "validation.networks: c.json timed other networks than a.json "

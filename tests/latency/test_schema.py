@@ -8,6 +8,7 @@ import json
 import pytest
 
 import searchspaces
+from nas.errors import InvalidField
 from nas.latency import ProfileError, load_profile, validate_profile
 from nas.latency.measure import ACCELERATORS
 
@@ -15,7 +16,14 @@ from nas.latency.measure import ACCELERATORS
 def problems_of(data) -> list[str]:
     with pytest.raises(ProfileError) as caught:
         validate_profile(data)
-    return caught.value.problems
+    return [str(problem) for problem in caught.value.problems]
+
+
+def fields_of(data) -> list[str]:
+    with pytest.raises(ProfileError) as caught:
+        validate_profile(data)
+    assert isinstance(caught.value, InvalidField) and caught.value.kind == "profile"
+    return [problem.field for problem in caught.value.problems]
 
 
 def test_a_profile_round_trips_through_json_and_a_file(document, tmp_path):
@@ -32,6 +40,7 @@ def test_not_json_is_refused():
     problems = problems_of("{not json")
     assert len(problems) == 1 and problems[0].startswith("not JSON")
     assert problems_of("[1, 2]") == ["the document must be a JSON object, got list"]
+    assert fields_of("{not json") == fields_of("[1, 2]") == [""]  # the document as a whole
 
 
 def test_every_problem_is_listed_with_its_field(document):
@@ -49,6 +58,8 @@ def test_every_problem_is_listed_with_its_field(document):
     assert "device.threads: required field is missing" in text
     assert f"entries: 1 of the space's 22 block keys are missing (resolutions [32], 10 classes): {key_c}" in text
     assert len(problems) == 5
+    assert sorted(fields_of(document)) == sorted([f"entries.{key_a}.p50", f"entries.{key_b}.mean", "measurement.unit",
+                                                  "device.threads", "entries"])
 
 
 def test_unknown_space_and_resolution_are_refused(document):
