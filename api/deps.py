@@ -1,10 +1,12 @@
-"""What routes depend on: the settings and the store, both made once when the app starts."""
+"""What routes depend on: the store, made once when the app starts; a route names it by type,
+``store: StoreDep``."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from nas.settings import Settings
+from fastapi import Depends, Request
+
 from nas.storage import Store
 
 
@@ -12,5 +14,4 @@ def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+StoreDep = Annotated[Store, Depends(get_store)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
@@ -175,6 +175,11 @@ class SearchOut(BaseModel):
     finished_at: str | None
 
 
+Macs = Annotated[int, Field(description="multiply-adds of one image")]
+DeprecatedFlops = Annotated[int, Field(deprecated="renamed macs; removed in the next API version",
+                                       description="the same value as `macs` (multiply-adds), under its old name")]
+
+
 class CandidateOut(BaseModel):
     id: int
     arch: str
@@ -183,7 +188,8 @@ class CandidateOut(BaseModel):
     scores: dict[str, float]
     latency_ms: float
     params: int
-    flops: int
+    macs: Macs
+    flops: DeprecatedFlops
     feasible: bool
     is_pareto: bool
     created_at: str
@@ -196,7 +202,8 @@ class PlotPoint(BaseModel):
     score: float
     latency_ms: float
     params: int
-    flops: int
+    macs: Macs
+    flops: DeprecatedFlops
     feasible: bool
 
 
@@ -250,6 +257,6 @@ class ArchitectureOut(BaseModel):
     input_shape: list[int] = Field(description="N x C x H x W at batch 1")
     num_classes: int = Field(description="the search's device profile's class count")
     params: int
-    macs: int = Field(description="multiply-adds of one image (the candidate's flops)")
+    macs: int = Field(description="multiply-adds of one image, as the candidate's `macs`")
     blocks: list[str] = Field(description="latency-table block keys, in network order")
     layers: list[LayerOut] = Field(description="leaf modules in the order the forward pass calls them")

@@ -60,7 +60,7 @@ def store_search(url: str, n: int, seed: int = 0) -> int:
     scores, latencies = rng.normal(50, 10, size=n), rng.uniform(4, 30, size=n)
     feasible = latencies <= 12
     rows = [{"arch": arch, "arch_hash": h, "scores": {"synflow": float(s)}, "score": float(s),
-             "latency_ms": float(t), "params": int(rng.integers(2e6, 8e6)), "flops": int(rng.integers(1e8, 4e8)),
+             "latency_ms": float(t), "params": int(rng.integers(2e6, 8e6)), "macs": int(rng.integers(1e8, 4e8)),
              "feasible": bool(f)} for (h, arch), s, t, f in zip(archs.items(), scores, latencies, feasible)]
     usable = np.flatnonzero(feasible)
     mask = pareto_mask(np.column_stack([-scores[usable], latencies[usable]]))

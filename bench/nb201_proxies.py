@@ -27,14 +27,14 @@ DEFAULT_ACCURACY = h.ROOT.parent / "shared/zc_ground_truth/data/nb201_accuracy/n
 NASLIB_SCORES = h.ROOT.parent / "shared/zc_ground_truth/data/naslib_zc/zc_nasbench201.json"
 NASLIB_NAMES = {"synflow": "synflow", "snip": "snip", "grasp": "grasp", "fisher": "fisher",
                 "grad_norm": "grad_norm", "jacob_cov": "jacov", "naswot": "nwot", "params": "params",
-                "flops": "flops"}
+                "macs": "flops"}
 # NASLib writes a cell as a tuple of op codes in its own edge order (see the ground truth SOURCES.md)
 NASLIB_OPS = {0: "skip_connect", 1: "none", 2: "nor_conv_3x3", 3: "nor_conv_1x1", 4: "avg_pool_3x3"}
 NASLIB_EDGE = (0, 1, 3, 2, 4, 5)
 # Abdelfattah et al., ICLR 2021 (Table 1, all 15,625 cells, CIFAR-10), and NAS-Bench-Suite-Zero
-# (Krishnakumar et al., NeurIPS 2022) for naswot, params and flops. |Spearman|.
+# (Krishnakumar et al., NeurIPS 2022) for naswot, params and flops (our macs). |Spearman|.
 PUBLISHED = {"synflow": 0.74, "jacob_cov": 0.73, "snip": 0.60, "grad_norm": 0.59, "grasp": 0.51,
-             "fisher": 0.36, "naswot": 0.79, "params": 0.74, "flops": 0.71}
+             "fisher": 0.36, "naswot": 0.79, "params": 0.74, "macs": 0.71}
 DATASETS = (("cifar10", "CIFAR10TestAccuracy200Epochs"), ("cifar100", "CIFAR100TestAccuracy200Epochs"),
             ("imagenet16", "ImageNetTestAccuracy200Epochs"))
 

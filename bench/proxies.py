@@ -39,7 +39,7 @@ def measure(space_name: str, names: list[str], repeats: int) -> dict:
     arch = space.decode(reference_arch(space_name))
     data = proxies.cifar10_data(proxies.DEFAULT_BATCH[space_name], space.resolution(arch))
     build = lambda: space.build(arch, num_classes=10)  # noqa: E731
-    proxies.compute(build, data.inputs[:4], data.targets[:4], ["flops", "naswot"])  # warm-up
+    proxies.compute(build, data.inputs[:4], data.targets[:4], ["macs", "naswot"])  # warm-up
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds = [h.timed(proxies.compute, build, data.inputs, data.targets, names)[0] for _ in range(repeats)]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

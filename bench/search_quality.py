@@ -115,7 +115,7 @@ def one_run(space_name: str, strategy: str, seed: int, budget: int, budget_ms: f
         "cache_hits": counts["hits"], "front_size": len(search.front()),
         "candidates": [
             {"arch_hash": c.metrics.arch_hash, "latency_ms": c.metrics.latency_ms, "score": c.score,
-             "feasible": c.feasible, "params": c.metrics.params, "flops": c.metrics.flops}
+             "feasible": c.feasible, "params": c.metrics.params, "macs": c.metrics.macs}
             for c in search.candidates
         ],
     }

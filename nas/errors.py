@@ -83,12 +83,6 @@ class InvalidField(ValueError):
     def message(self) -> str:
         return self.problems[0].message
 
-    def within(self, prefix: str) -> InvalidField:
-        """The same problems, their fields under ``prefix`` (a check of a part, placed in the whole)."""
-        moved = [Problem(f"{prefix}.{p.field}" if p.field else prefix, p.message, p.label, p.kind)
-                 for p in self.problems]
-        return InvalidField.many(moved, what=self.what, where=self.where)
-
 
 MAX_LISTED = 20  # problems written out in a message; all of them stay in ``problems``
 

@@ -22,8 +22,8 @@ from nas.latency import Profile, predict
 from nas.proxies import ProxyData
 from nas.proxies.data import calibration_data, resize_to
 
-# Counted for every candidate (cheap): the params and FLOPs objectives and constraints read them.
-COUNTS = ("params", "flops")
+# Counted for every candidate (cheap): the params and macs objectives and constraints read them.
+COUNTS = ("params", "macs")
 # Synflow: no data, 0.1-0.6 s per candidate on this machine class, and within a few hundredths of
 # the best single proxy's rank correlation on NAS-Bench-201 (see the README's proxy table).
 DEFAULT_PROXY = "synflow"
@@ -84,7 +84,7 @@ class Metrics:
     scores: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
     params: int = 0
-    flops: int = 0
+    macs: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,7 +122,7 @@ def evaluate(
         scores=scores,
         latency_ms=float(latency_ms),
         params=int(scores["params"]),
-        flops=int(scores["flops"]),
+        macs=int(scores["macs"]),
     )
 
 

@@ -10,7 +10,7 @@ The JSON form is timm-style "architecture as data" plus a layer list in the spir
 summary: every leaf module in the order the forward pass first calls it, with its qualified name,
 type, main hyper-parameters, parameter count and output shape. A container that holds parameters of
 its own (MetaFormer's layer scales) is listed too, counting only those, so the layers' parameters sum
-to the network's. Multiply-adds follow ``nas.counting`` (a candidate's stored ``flops`` is that count).
+to the network's. Multiply-adds follow ``nas.counting`` (a candidate's stored ``macs`` is that count).
 """
 
 from __future__ import annotations

@@ -23,6 +23,23 @@ def run_nas(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([NAS, *args], capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def invoke_nas(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str):
+    """``nas ARGS`` in this process with ``env`` set: no interpreter start-up, for quick refusals.
+    The settings are read afresh, as a new process would."""
+    from typer.testing import CliRunner
+
+    from nas.cli import app
+    from nas.settings import get_settings
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args))
+    finally:
+        get_settings.cache_clear()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,7 +107,7 @@ def test_proxies_json_lists_every_proxy():
     result = run_nas("proxies", "--json")
     assert result.returncode == 0, result.stderr
     names = [row["name"] for row in json.loads(result.stdout)]
-    assert {"synflow", "naswot", "zico", "zen", "params", "flops"} <= set(names)
+    assert {"synflow", "naswot", "zico", "zen", "params", "macs"} <= set(names)
 
 
 def test_profile_writes_a_profile_that_loads_and_reports_validation(tmp_path):
@@ -214,15 +231,15 @@ def test_speed_check_scales_a_profile_and_warns_when_the_device_looks_foreign(tm
         (["--batch-size", "0"], "--batch-size"),
     ],
 )
-def test_profile_refuses_bad_flags_by_name(tmp_path, args, message):
+def test_profile_refuses_bad_flags_by_name(tmp_path, monkeypatch, args, message):
     base = {"--space": "nasbench201", "--device-name": "box", "--out": str(tmp_path / "p.json")}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
     flat = [part for pair in base.items() for part in pair]
-    result = run_nas("profile", *flat, "--repeats", "2", "--calibration", "0", "--validation", "0")
-    assert result.returncode == 2
+    result = invoke_nas(monkeypatch, {}, "profile", *flat, "--repeats", "2", "--calibration", "0", "--validation", "0")
+    assert result.exit_code == 2, result.output
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert not (tmp_path / "p.json").exists()
 
 
@@ -234,6 +251,7 @@ def env_with(database_url: str, tmp_path: Path) -> dict:
     return env
 
 
+@pytest.mark.backends("sqlite")  # the CLI's default; the service's user session runs on both
 def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     from nas.storage import open_store
 
@@ -249,7 +267,7 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     assert document["request"]["device"] == default_device()  # the shipped table of this CPU
     front = document["front"]
     assert front and all(c["latency_ms"] <= budget_ms for c in front)
-    assert {"arch", "arch_hash", "scores", "score", "latency_ms", "params", "flops"} <= set(front[0])
+    assert {"arch", "arch_hash", "scores", "score", "latency_ms", "params", "macs"} <= set(front[0])
     assert front[0]["arch"] in result.stdout  # the table names the front's architectures
 
     with open_store(database_url) as store:
@@ -283,14 +301,14 @@ def test_search_stores_the_run_and_writes_the_front(tmp_path, database_url):
     (["--space", "nasbench201", "--workers", "0"], "--workers: must be at least 1"),
     (["--space", "nasbench201", "--out", "/no/such/dir/front.json"], "--out: folder '/no/such/dir' does not exist"),
 ])
-def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, args, message):
+def test_search_refuses_bad_flags_by_name_and_stores_nothing(tmp_path, monkeypatch, args, message):
     from nas.storage import open_store
 
     url = f"sqlite:///{tmp_path / 'nas.db'}"
-    result = run_nas("search", *args, env=env_with(url, tmp_path))
-    assert result.returncode == 2
+    result = invoke_nas(monkeypatch, {"DATABASE_URL": url, "NAS_DATA_DIR": str(tmp_path / "var")}, "search", *args)
+    assert result.exit_code == 2, result.output
     assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     with open_store(url) as store:
         assert store.searches.list() == []
 
@@ -328,6 +346,8 @@ def test_devices_register_refuses_a_bad_profile_and_keeps_the_registry(tmp_path)
     result = run_nas("devices", "register", "pi4", "--profile", str(bad), env=env)
     assert result.returncode == 2
     assert "--profile" in result.stderr and "Traceback" not in result.stderr
+    misnamed = run_nas("devices", "register", "bad name!", env=env)
+    assert misnamed.returncode == 2 and misnamed.stderr.startswith("Error: NAME: "), misnamed.stderr
     names = [row["name"] for row in json.loads(run_nas("devices", "--json", env=env).stdout)]
     assert names == sorted({device for device, _ in shipped_files()})
 
@@ -348,7 +368,7 @@ def test_datasets_register_list_and_search_on_one(tmp_path):
     assert refused.returncode == 2 and "labels: -1 is negative" in refused.stderr
     assert "Traceback" not in refused.stderr
     again = run_nas("datasets", "register", "parts", "--file", str(good), env=env)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2 and "NAME: a dataset named 'parts' already exists" in again.stderr
     listed = json.loads(run_nas("datasets", "--json", env=env).stdout)
     assert [(d["name"], d["num_images"]) for d in listed] == [("parts", 20)]
 

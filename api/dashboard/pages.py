@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import get_store
+from api.deps import StoreDep
 from nas.evaluate import DEFAULT_PROXY
 from nas.latency import default_device
 from nas.search.request import SearchRequest
 from nas.search.strategies import STRATEGIES
-from nas.storage import NotFound, Store
+from nas.storage import NotFound
 from nas.storage.here import default_latency
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def searches_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/searches/new", response_class=HTMLResponse)
-def new_search_page(request: Request, store: Store = Depends(get_store)) -> HTMLResponse:
+def new_search_page(request: Request, store: StoreDep) -> HTMLResponse:
     defaults = {name: field.default for name, field in SearchRequest.model_fields.items()
                 if field.default is not None and isinstance(field.default, (int, float, str))}
     return _page(request, "new_search.html", "new-search", strategies=STRATEGIES,
@@ -73,7 +73,7 @@ def new_search_page(request: Request, store: Store = Depends(get_store)) -> HTML
 
 
 @router.get("/searches/{search_id}", response_class=HTMLResponse)
-def search_page(request: Request, search_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
+def search_page(request: Request, search_id: str, store: StoreDep) -> HTMLResponse:
     try:
         search = store.searches.get(_id(search_id) or 0)
     except NotFound:
@@ -86,7 +86,7 @@ def search_page(request: Request, search_id: str, store: Store = Depends(get_sto
 
 
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
-def candidate_page(request: Request, candidate_id: str, store: Store = Depends(get_store)) -> HTMLResponse:
+def candidate_page(request: Request, candidate_id: str, store: StoreDep) -> HTMLResponse:
     try:
         candidate = store.candidates.get(_id(candidate_id) or 0)
         search = store.searches.get(candidate.search_id)

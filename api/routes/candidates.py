@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from api.deps import get_store
+from api.deps import StoreDep
 from api.errors import error
 from api.schemas import ArchitectureOut
 from nas import export
-from nas.storage import NotFound, Store
+from nas.storage import NotFound
 
 router = APIRouter(tags=["candidates"])
 
@@ -31,9 +31,9 @@ ONNX_MEDIA_TYPE = "application/octet-stream"
                404: error("no candidate with that id")},
 )
 def candidate_model(
+    store: StoreDep,
     candidate_id: int,
     format: Literal["onnx", "json"] = Query("onnx", description="onnx (a file) or json (the layer list)"),
-    store: Store = Depends(get_store),
 ):
     """The candidate as an ONNX model with its initial weights, or as a JSON architecture: its
     encodings, params, multiply-adds, block keys and every layer with its output shape."""

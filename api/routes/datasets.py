@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
 
 from api import errors
-from api.deps import get_store
+from api.deps import StoreDep
 from api.schemas import DatasetOut
 from nas.datasets.calibration import read_npz
 from nas.evaluate import BUILT_IN_DATA
 from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.proxies.data import cifar10_sample_size
-from nas.storage import AlreadyExists, DatasetRecord, NotFound, Store
+from nas.storage import AlreadyExists, DatasetRecord, NotFound
 
 router = APIRouter(tags=["datasets"])
 
@@ -61,13 +61,13 @@ DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the 
         "num_classes": 12}}}}},
 )
 def upload_dataset(
+    store: StoreDep,
     file: Annotated[UploadFile, File(description="an .npz holding 'images' (N,H,W,3 or N,3,H,W; uint8, or "
                                                  "normalised float32) and 'labels' (N integers)")],
     name: Annotated[str, Form(pattern=DEVICE_NAME_PATTERN, examples=["factory-parts"],
                               description="what searches call it: 1-64 letters, digits, '.', '_' or '-'")],
     description: Annotated[str, Form(max_length=2000)] = "",
     num_classes: Annotated[int | None, Form(ge=1, le=100_000, description="default: the largest label + 1")] = None,
-    store: Store = Depends(get_store),
 ) -> dict:
     """Upload a calibration dataset (multipart form; the body is limited to NAS_MAX_UPLOAD_BYTES).
 
@@ -85,13 +85,13 @@ def upload_dataset(
 
 
 @router.get("/datasets", response_model=list[DatasetOut])
-def list_datasets(store: Store = Depends(get_store)) -> list[dict]:
+def list_datasets(store: StoreDep) -> list[dict]:
     """The built-in datasets, then the uploaded ones by name."""
     return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.datasets.list()]
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, responses={404: errors.error("no dataset of that name")})
-def get_dataset(name: DatasetName, store: Store = Depends(get_store)) -> dict:
+def get_dataset(name: DatasetName, store: StoreDep) -> dict:
     if name in BUILT_IN:
         return _built_in(name)
     try:

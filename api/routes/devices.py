@@ -15,13 +15,13 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 import searchspaces
 from api import errors
-from api.deps import get_store
+from api.deps import StoreDep
 from api.schemas import (
     DeviceCreate,
     DeviceFields,
@@ -110,11 +110,11 @@ def _profile_out(record: ProfileRecord, facts: dict) -> dict:
 
 
 def _device_out(store: Store, name: str, request: Request | None = None) -> dict:
-    device = store.get_device(name)
+    device = store.devices.get(name)
     return {
         "name": device.name, "hardware": device.hardware, "description": device.description,
         "shipped": device.shipped, "created_at": device.created_at.isoformat(),
-        "profiles": [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name)],
+        "profiles": [_profile_out(p, _stored_facts(store, p)) for p in store.profiles.list(name)],
         "calibrating": _calibrating(request, name),
     }
 
@@ -133,7 +133,7 @@ _FACTS: dict[tuple[str, int], dict] = {}
 def _stored_facts(store: Store, record: ProfileRecord) -> dict:
     key = (str(store.url), record.id)
     if key not in _FACTS:
-        _FACTS[key] = _facts(store.load_profile(record.id))
+        _FACTS[key] = _facts(store.profiles.load(record.id))
     return _FACTS[key]
 
 
@@ -143,23 +143,23 @@ def _not_found(error: NotFound) -> HTTPException:
 
 @router.post("/devices", response_model=DeviceOut, status_code=201,
              responses={409: errors.error("a device of that name exists")})
-def create_device(body: DeviceCreate, store: Store = Depends(get_store)) -> dict:
+def create_device(body: DeviceCreate, store: StoreDep) -> dict:
     """Register a device; its profiles are uploaded next."""
     try:  # a NUL in a text (PostgreSQL cannot hold one): InvalidField, a 422 at its field
-        store.add_device(body.name, hardware=body.hardware, description=body.description)
+        store.devices.add(body.name, hardware=body.hardware, description=body.description)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     return _device_out(store, body.name)
 
 
 @router.get("/devices", response_model=list[DeviceOut])
-def list_devices(request: Request, store: Store = Depends(get_store)) -> list[dict]:
+def list_devices(request: Request, store: StoreDep) -> list[dict]:
     """Every device, shipped and registered, with its profiles."""
-    return [_device_out(store, d.name, request) for d in store.list_devices()]
+    return [_device_out(store, d.name, request) for d in store.devices.list()]
 
 
 @router.get("/devices/{name}", response_model=DeviceOut, responses=UNKNOWN_DEVICE)
-def get_device(name: DeviceName, request: Request, store: Store = Depends(get_store)) -> dict:
+def get_device(name: DeviceName, request: Request, store: StoreDep) -> dict:
     try:
         return _device_out(store, name, request)
     except NotFound as error:
@@ -168,15 +168,15 @@ def get_device(name: DeviceName, request: Request, store: Store = Depends(get_st
 
 @router.get("/devices/{name}/profiles", response_model=list[ProfileSummary], responses=UNKNOWN_DEVICE)
 def list_profiles(
+    store: StoreDep,
     name: DeviceName,
     space: str | None = Query(None, description="only this search space's profiles (GET /spaces)"),
-    store: Store = Depends(get_store),
 ) -> list[dict]:
     """The device's profiles, oldest version first, with coverage and validation figures."""
     if space is not None:
         known_space(space, where="query")
     try:
-        return [_profile_out(p, _stored_facts(store, p)) for p in store.list_profiles(name, space)]
+        return [_profile_out(p, _stored_facts(store, p)) for p in store.profiles.list(name, space)]
     except NotFound as error:
         raise _not_found(error) from None
 
@@ -186,7 +186,7 @@ def list_profiles(
     responses={**UNKNOWN_DEVICE, 413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
     openapi_extra={"requestBody": _profile_body()},
 )
-async def upload_profile(name: DeviceName, request: Request, store: Store = Depends(get_store)) -> dict:
+async def upload_profile(name: DeviceName, request: Request, store: StoreDep) -> dict:
     """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited)."""
     # api.limits.BodySizeLimit has refused a body over NAS_MAX_UPLOAD_BYTES before this reads it.
     body = await request.body()
@@ -195,14 +195,14 @@ async def upload_profile(name: DeviceName, request: Request, store: Store = Depe
 
 def _admit_profile(store: Store, name: str, body: bytes) -> dict:
     try:
-        store.get_device(name)
+        store.devices.get(name)
     except NotFound as error:
         raise _not_found(error) from None
     profile = validate_profile(body, source="uploaded profile")
     if profile.device.name != name:
         raise ProfileError.of(Problem("device.name", f"the profile was measured as {profile.device.name!r}, "
                                                      f"uploaded to {name!r}"), source="uploaded profile")
-    return _profile_out(store.add_profile(name, profile), _facts(profile))
+    return _profile_out(store.profiles.add(name, profile), _facts(profile))
 
 
 # --- profiles fitted from end-to-end measurements ----------------------------------------------------
@@ -240,7 +240,7 @@ def _measurements_body() -> dict:
     openapi_extra={"requestBody": _measurements_body()},
 )
 async def fit_measurements(name: DeviceName, request: Request, query: Annotated[FitQuery, Query()],
-                           store: Store = Depends(get_store)) -> dict:
+                           store: StoreDep) -> dict:
     """Register a profile fitted from whole networks timed end to end on the device (JSON, or CSV `arch,ms`
     with `space` in the query): the device's next profile version for the space, with the fit's
     leave-one-out figures. The device is registered if new; a shipped device is refused."""

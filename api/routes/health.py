@@ -1,10 +1,9 @@
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from api.deps import get_store
+from api.deps import StoreDep
 from api.schemas import Health
 from nas import __version__
 from nas.latency.shipped import default_device, host_cpu
-from nas.storage import Store
 from nas.storage.engine import describe
 from nas.storage.here import default_latency
 
@@ -12,7 +11,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(request: Request, store: Store = Depends(get_store)) -> Health:
+def health(request: Request, store: StoreDep) -> Health:
     """Liveness of the service, the database and the Ray it uses."""
     dispatcher = getattr(request.app.state, "dispatcher", None)
     calibrating = dispatcher.calibrator.calibrating if dispatcher is not None else []

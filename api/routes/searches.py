@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from api import errors
-from api.deps import get_store
+from api.deps import StoreDep
 from api.schemas import CandidateOut, CandidatePage, SearchOut, SearchPlot
 from nas.errors import known_space
 from nas.proxies import FLOOR
@@ -60,7 +60,7 @@ def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | Non
 
 def _candidate_out(c: CandidateRecord) -> dict:
     return {"id": c.id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
-            "latency_ms": c.latency_ms, "params": c.params, "flops": c.flops, "feasible": c.feasible,
+            "latency_ms": c.latency_ms, "params": c.params, "macs": c.macs, "flops": c.macs, "feasible": c.feasible,
             "is_pareto": c.is_pareto, "created_at": c.created_at.isoformat(),
             "links": {form: f"/api/v1/candidates/{c.id}/model?format={form}" for form in ("onnx", "json")}}
 
@@ -74,7 +74,7 @@ def _get(store: Store, search_id: int) -> SearchRecord:
 
 @router.post("/searches", response_model=SearchOut, status_code=202,
              responses={413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")})
-def submit_search(body: SearchRequest, request: Request, store: Store = Depends(get_store)) -> dict:
+def submit_search(body: SearchRequest, request: Request, store: StoreDep) -> dict:
     """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
     (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued."""
     record = service.submit(store, body)
@@ -86,11 +86,11 @@ def submit_search(body: SearchRequest, request: Request, store: Store = Depends(
 
 @router.get("/searches", response_model=list[SearchOut])
 def list_searches(
+    store: StoreDep,
     status: Status | None = Query(None, description="only searches with this status"),
     space: str | None = Query(None, description="only searches of this space (GET /spaces)"),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    store: Store = Depends(get_store),
 ) -> list[dict]:
     """Searches, newest first."""
     if space is not None:
@@ -101,14 +101,14 @@ def list_searches(
 
 
 @router.get("/searches/{search_id}", response_model=SearchOut, responses=UNKNOWN_SEARCH)
-def get_search(search_id: int, store: Store = Depends(get_store)) -> dict:
+def get_search(search_id: int, store: StoreDep) -> dict:
     """Status and progress: evaluated / budget, hypervolume after every batch, the front's size."""
     return _search_out(store, _get(store, search_id))
 
 
 @router.post("/searches/{search_id}/cancel", response_model=SearchOut,
              responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished")})
-def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
+def cancel_search(search_id: int, store: StoreDep) -> dict:
     """Cancel a queued or running search; a running one stops after its current batch and keeps
     what it found."""
     record = _get(store, search_id)
@@ -121,12 +121,12 @@ def cancel_search(search_id: int, store: Store = Depends(get_store)) -> dict:
 
 @router.get("/searches/{search_id}/candidates", response_model=CandidatePage, responses=UNKNOWN_SEARCH)
 def list_candidates(
+    store: StoreDep,
     search_id: int,
     sort: Sort = Query("score", description="the column to sort by (created: evaluation order)"),
     descending: bool = True,
     limit: int = Query(100, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    store: Store = Depends(get_store),
 ) -> dict:
     """The search's candidates, a page at a time, sorted."""
     _get(store, search_id)
@@ -137,9 +137,9 @@ def list_candidates(
 
 @router.get("/searches/{search_id}/plot", response_model=SearchPlot, responses=UNKNOWN_SEARCH)
 def search_plot(
+    store: StoreDep,
     search_id: int,
     points: int = Query(2000, ge=0, le=20_000, description="most dominated candidates to send"),
-    store: Store = Depends(get_store),
 ) -> dict:
     """What the dashboard plots: the search, its front in full and a spread sample of the rest, so a
     search of any size is one small response."""
@@ -148,7 +148,7 @@ def search_plot(
 
     def point(p: CandidatePoint) -> dict:
         return {"id": p.id, "arch": p.arch, "score": p.score, "latency_ms": p.latency_ms, "params": p.params,
-                "flops": p.flops, "feasible": p.feasible}
+                "macs": p.macs, "flops": p.macs, "feasible": p.feasible}
 
     sample = [point(p) for p in others if p.score > FLOOR]
     return {"search": _search_out(store, record), "front": [point(p) for p in front], "sample": sample,
@@ -156,7 +156,7 @@ def search_plot(
 
 
 @router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], responses=UNKNOWN_SEARCH)
-def pareto_front(search_id: int, store: Store = Depends(get_store)) -> list[dict]:
+def pareto_front(search_id: int, store: StoreDep) -> list[dict]:
     """The front: feasible non-dominated candidates, fastest first."""
     _get(store, search_id)
     front = store.candidates.list(search_id, pareto_only=True, sort="latency_ms", descending=False, limit=10_000)

@@ -104,7 +104,13 @@ def split_names(text: str, flag: str) -> tuple[str, ...]:
 
 def stage_bar():
     """The progress bar of the commands that time networks: one line per stage, done of total, elapsed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*columns, transient=False)

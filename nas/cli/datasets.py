@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas.cli._common import app, fail, open_service_store
+from nas.cli._common import app, fail, fail_invalid, open_service_store
+from nas.errors import InvalidField
 
 datasets_app = typer.Typer(help="Calibration datasets: the batch data-dependent proxies score networks on.",
                            invoke_without_command=True)
@@ -66,8 +67,8 @@ def register_dataset(
     try:
         record = open_service_store().datasets.add(name, content, dataset.describe(), description)
     except AlreadyExists as error:
-        fail(f"NAME: {error}")
-    except ValueError as error:
-        fail(f"NAME: {error}")
+        fail(f"NAME: {error.reason}")
+    except InvalidField as error:
+        fail_invalid(error, {"name": "NAME"})
     typer.echo(f"stored dataset {record.name}: {record.num_images} images of {record.height}x{record.width}, "
                f"{record.num_classes} classes")

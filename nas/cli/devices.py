@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas.cli._common import app, check_space, fail, open_service_store
+from nas.cli._common import app, check_space, fail, fail_invalid, open_service_store
+from nas.errors import InvalidField
 
 devices_app = typer.Typer(help="The device registry: shipped and registered devices, with their profiles.",
                           invoke_without_command=True)
@@ -80,8 +81,8 @@ def register_device(
     except NotFound:
         try:
             store.devices.add(name, hardware=hardware)
-        except ValueError as error:
-            fail(f"NAME: {error}")
+        except InvalidField as error:
+            fail_invalid(error, {"name": "NAME"})
         typer.echo(f"registered device {name}")
     for path, loaded in profiles:
         record = store.profiles.add(name, loaded)
@@ -135,7 +136,7 @@ def fit_device(
         rows = read_csv(data, source=str(measurements))
         fitted = fit_profile(space, rows, device={**fields, "name": name}, tool=tool)
     except ShippedDevice as error:
-        fail(f"NAME: {str(error).partition(': ')[2]}")
+        fail_invalid(error, {"name": "NAME"})
     except MeasurementError as error:
         count = len(error.problems)
         fail(f"--measurements {measurements}: {count} problem{'s' * (count != 1)}:\n"

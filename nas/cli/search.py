@@ -11,9 +11,23 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from nas.cli._common import app, check_out, fail, fail_invalid, open_service_store, split_names, stage_bar
+from nas.cli._common import (
+    app,
+    check_out,
+    fail,
+    fail_invalid,
+    open_service_store,
+    split_names,
+    stage_bar,
+)
 from nas.errors import InvalidField
 from nas.search.request import parse_request
 
@@ -29,13 +43,13 @@ def search(
     budget: Annotated[int, typer.Option(help="Candidates to evaluate.")] = 100,
     latency_max_ms: Annotated[Optional[float], typer.Option(help="Latency budget in ms on the device.")] = None,
     params_max: Annotated[Optional[int], typer.Option(help="Most parameters a candidate may have.")] = None,
-    flops_max: Annotated[Optional[int], typer.Option(help="Most multiply-adds a candidate may have.")] = None,
+    macs_max: Annotated[Optional[int], typer.Option(help="Most multiply-adds a candidate may have.")] = None,
     proxy: Annotated[Optional[str], typer.Option(help="Zero-cost proxy that scores candidates (default synflow).")] = None,
     ensemble: Annotated[
         Optional[str], typer.Option(help="Comma-separated proxies whose mean rank scores candidates.")
     ] = None,
     objective: Annotated[
-        Optional[list[str]], typer.Option(help="Extra objective to minimise: params or flops; repeat the flag.")
+        Optional[list[str]], typer.Option(help="Extra objective to minimise: params or macs; repeat the flag.")
     ] = None,
     data: Annotated[str, typer.Option(help="Proxy data: cifar10_sample (real images), synthetic, or an uploaded dataset's name.")] = "cifar10_sample",
     proxy_batch: Annotated[Optional[int], typer.Option(help="Images per proxy batch (default: the space's).")] = None,
@@ -53,7 +67,7 @@ def search(
         workers = max(1, min(os.cpu_count() or 1, batch_size))
     fields = {  # the same request, checks and defaults as POST /api/v1/searches
         "space": space, "budget": budget, "seed": seed, "batch_size": batch_size, "data": data,
-        "latency_max_ms": latency_max_ms, "params_max": params_max, "flops_max": flops_max, "proxy": proxy,
+        "latency_max_ms": latency_max_ms, "params_max": params_max, "macs_max": macs_max, "proxy": proxy,
         "ensemble": list(split_names(ensemble, "--ensemble")) if ensemble else None,
         "objectives": list(objective or []), "proxy_batch": proxy_batch,
         **({"strategy": strategy} if strategy else {}), **({"device": device} if device else {}),
@@ -159,4 +173,4 @@ def _print_front(front, extra: tuple[str, ...]) -> None:
     typer.echo(header)
     for i, c in enumerate(front, 1):
         m = c.metrics
-        typer.echo(f"{i:>3}  {c.score:>10.4g}  {m.latency_ms:>10.2f}  {m.params:>10,}  {m.flops / 1e6:>9.1f}  {m.arch}")
+        typer.echo(f"{i:>3}  {c.score:>10.4g}  {m.latency_ms:>10.2f}  {m.params:>10,}  {m.macs / 1e6:>9.1f}  {m.arch}")

@@ -23,7 +23,7 @@ from nas.proxies.engine import compute
 from nas.proxies.ensemble import mean_rank
 from nas.proxies.registry import ProxySpec, get, names, proxy
 
-BASELINES = ("params", "flops")
+BASELINES = ("params", "macs")
 
 # Calibration batch size per space: 64 as in the reference evaluations; MetaFormer candidates cost
 # up to ~8x a MobileNetV3's multiply-adds, so they get 32.

@@ -1,4 +1,4 @@
-"""Baselines reported beside every proxy: the parameter count and the multiply-adds ("flops", the
+"""Baselines reported beside every proxy: the parameter count and the multiply-adds ("macs", the
 NAS-paper convention: NAS-Bench-201's and MobileNetV3's FLOPs are multiply-adds) of one image.
 Larger networks tend to be more accurate, which is what these baselines measure."""
 
@@ -13,6 +13,6 @@ def params(context) -> float:
     return float(count_params(context.model))
 
 
-@proxy("flops", description="multiply-adds of one image (baseline)", data=False)
-def flops(context) -> float:
+@proxy("macs", description="multiply-adds of one image (baseline)", data=False)
+def macs(context) -> float:
     return float(count_macs(context.model, (1, *context.inputs.shape[1:])))

@@ -59,7 +59,7 @@ def proxy(
 
 
 def names() -> list[str]:
-    """Registered proxy names, in registration order (the baselines params and flops last)."""
+    """Registered proxy names, in registration order (the baselines params and macs last)."""
     return list(_PROXIES)
 
 

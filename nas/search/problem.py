@@ -1,8 +1,8 @@
 """What a search optimises: its objectives, its constraints and the score of a candidate.
 
 Objectives: the proxy score (maximised; one proxy, or the rank ensemble of several) and the
-predicted latency (minimised), optionally parameters and FLOPs (minimised). Constraints: a latency
-budget and maxima of parameters and FLOPs. A candidate that breaks one is infeasible: strategies
+predicted latency (minimised), optionally parameters and multiply-adds (MACs; minimised). Constraints: a latency
+budget and maxima of parameters and MACs. A candidate that breaks one is infeasible: strategies
 see how far it is off (the sum of relative excesses), and it is never on a front.
 
 The rank ensemble needs a population to rank against. Ranks within the growing set of evaluated
@@ -22,17 +22,17 @@ import numpy as np
 
 from nas.errors import InvalidField
 
-OPTIONAL_OBJECTIVES = ("params", "flops")
+OPTIONAL_OBJECTIVES = ("params", "macs")
 
 
 @dataclass(frozen=True)
 class Constraints:
     latency_ms: float | None = None
     params: int | None = None
-    flops: int | None = None
+    macs: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("latency_ms", "params", "flops"):
+        for name in ("latency_ms", "params", "macs"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value <= 0):
                 raise ValueError(f"constraints.{name}: must be a positive number, got {value!r}")
@@ -40,7 +40,7 @@ class Constraints:
     def excess(self, metrics: Mapping[str, float]) -> dict[str, float]:
         """Relative excess over each limit (0 where within it): ``(value - limit) / limit``."""
         out = {}
-        for name in ("latency_ms", "params", "flops"):
+        for name in ("latency_ms", "params", "macs"):
             limit = getattr(self, name)
             if limit is not None:
                 out[name] = max(0.0, (float(metrics[name]) - limit) / limit)
@@ -51,12 +51,12 @@ class Constraints:
 
     def as_dict(self) -> dict:
         return {k: v for k, v in (("latency_ms", self.latency_ms), ("params", self.params),
-                                  ("flops", self.flops)) if v is not None}
+                                  ("macs", self.macs)) if v is not None}
 
 
 @dataclass(frozen=True)
 class Objectives:
-    """The objectives in order: score (maximised), latency_ms, then any of params and flops."""
+    """The objectives in order: score (maximised), latency_ms, then any of params and macs."""
 
     extra: tuple[str, ...] = ()
 

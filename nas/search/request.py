@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 import nas.proxies
@@ -22,6 +29,8 @@ from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
 from nas.search.strategies import STRATEGIES
 
 MAX_BUDGET = 100_000
+# Names before multiply-adds were called macs, still accepted in requests for one API version.
+RENAMED = {"flops": "macs"}
 
 
 def _refuse(message: str) -> PydanticCustomError:
@@ -48,10 +57,11 @@ class SearchRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     latency_max_ms: float | None = Field(None, gt=0, description="latency budget on the device, ms")
     params_max: int | None = Field(None, gt=0, description="most parameters a candidate may have")
-    flops_max: int | None = Field(None, gt=0, description="most multiply-adds a candidate may have")
+    macs_max: int | None = Field(None, gt=0, validation_alias=AliasChoices("macs_max", "flops_max"),
+                                 description="most multiply-adds a candidate may have (formerly flops_max)")
     proxy: str | None = Field(None, description=f"proxy that scores candidates (default {DEFAULT_PROXY})")
     ensemble: list[str] | None = Field(None, min_length=2, description="proxies whose mean rank scores candidates")
-    objectives: list[Literal["params", "flops"]] = Field(default_factory=list,
+    objectives: list[Literal["params", "macs"]] = Field(default_factory=list,
                                                          description="further objectives to minimise")
     data: str = Field("cifar10_sample", description="proxy data: cifar10_sample (real CIFAR-10 images), synthetic, "
                       "or the name of an uploaded dataset (GET /datasets)")
@@ -71,6 +81,13 @@ class SearchRequest(BaseModel):
         if value not in STRATEGIES:
             raise _refuse(f"unknown strategy {value!r}; choose from {', '.join(STRATEGIES)}")
         return value
+
+    @field_validator("proxy", "ensemble", "objectives", mode="before")
+    @classmethod
+    def _current_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [RENAMED.get(v, v) if isinstance(v, str) else v for v in value]
+        return RENAMED.get(value, value) if isinstance(value, str) else value
 
     @field_validator("proxy")
     @classmethod
@@ -107,7 +124,7 @@ class SearchRequest(BaseModel):
         )
         return SearchConfig(
             self.space, strategy=self.strategy, budget=self.budget, seed=self.seed, batch_size=self.batch_size,
-            constraints=Constraints(latency_ms=self.latency_max_ms, params=self.params_max, flops=self.flops_max),
+            constraints=Constraints(latency_ms=self.latency_max_ms, params=self.params_max, macs=self.macs_max),
             objectives=Objectives(extra=tuple(self.objectives)), proxy=proxy,
         )
 

@@ -94,7 +94,7 @@ class Candidate:
         m = self.metrics
         return {
             "arch": m.arch, "arch_hash": m.arch_hash, "scores": dict(m.scores), "score": self.score,
-            "latency_ms": m.latency_ms, "params": m.params, "flops": m.flops, "feasible": self.feasible,
+            "latency_ms": m.latency_ms, "params": m.params, "macs": m.macs, "feasible": self.feasible,
         }
 
 
@@ -243,5 +243,5 @@ class Search:
 
 
 def _as_metrics(metrics: Metrics) -> dict[str, float]:
-    return {"latency_ms": metrics.latency_ms, "params": metrics.params, "flops": metrics.flops}
+    return {"latency_ms": metrics.latency_ms, "params": metrics.params, "macs": metrics.macs}
 

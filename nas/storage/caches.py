@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.storage import convert, lookups
-from nas.storage.models import HASH, NAME, LatencyCache, LatencyProfile, ProxyScoreCache, utcnow
+from nas.storage.models import (
+    HASH,
+    NAME,
+    LatencyCache,
+    LatencyProfile,
+    ProxyScoreCache,
+    utcnow,
+)
 from nas.storage.records import NotFound, finite, finite_scores
 
 

@@ -19,9 +19,9 @@ from nas.storage.models import Candidate, utcnow
 from nas.storage.records import CandidatePoint, CandidateRecord, NotFound
 
 SORTS = {"score": Candidate.score, "latency_ms": Candidate.latency_ms, "params": Candidate.params,
-         "flops": Candidate.flops, "created": Candidate.id}
+         "macs": Candidate.macs, "created": Candidate.id}
 PLOTTED = (Candidate.id, Candidate.arch, Candidate.score, Candidate.latency_ms, Candidate.params,
-           Candidate.flops, Candidate.feasible, Candidate.is_pareto)
+           Candidate.macs, Candidate.feasible, Candidate.is_pareto)
 
 
 class CandidateRepository:

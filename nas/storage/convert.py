@@ -66,7 +66,7 @@ def dataset(row: Dataset) -> DatasetRecord:
 def candidate(row: Candidate) -> CandidateRecord:
     return CandidateRecord(
         id=row.id, search_id=row.search_id, arch=row.arch, arch_hash=row.arch_hash, scores=dict(row.scores),
-        score=row.score, latency_ms=row.latency_ms, params=row.params, flops=row.flops, feasible=row.feasible,
+        score=row.score, latency_ms=row.latency_ms, params=row.params, macs=row.macs, feasible=row.feasible,
         is_pareto=row.is_pareto, created_at=row.created_at,
     )
 
@@ -75,13 +75,13 @@ def candidate_row(row: Any, where: str) -> dict[str, Any]:
     """One caller's candidate dict, checked field by field; errors name ``where.field``."""
     if not isinstance(row, dict):
         raise ValueError(f"{where}: must be a mapping, got {type(row).__name__}")
-    missing = [f for f in ("arch", "arch_hash", "scores", "score", "latency_ms", "params", "flops", "feasible")
+    missing = [f for f in ("arch", "arch_hash", "scores", "score", "latency_ms", "params", "macs", "feasible")
                if f not in row]
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     check_text(row["arch"], f"{where}.arch", 100_000)
     check_text(row["arch_hash"], f"{where}.arch_hash", HASH)
-    for field in ("params", "flops"):
+    for field in ("params", "macs"):
         if isinstance(row[field], bool) or not isinstance(row[field], int) or row[field] < 0:
             raise ValueError(f"{where}.{field}: must be a non-negative integer, got {row[field]!r}")
     if not isinstance(row["feasible"], bool):
@@ -91,7 +91,7 @@ def candidate_row(row: Any, where: str) -> dict[str, Any]:
         "scores": finite_scores(row["scores"], f"{where}.scores"),
         "score": finite(row["score"], f"{where}.score"),
         "latency_ms": finite(row["latency_ms"], f"{where}.latency_ms"),
-        "params": row["params"], "flops": row["flops"], "feasible": row["feasible"],
+        "params": row["params"], "macs": row["macs"], "feasible": row["feasible"],
     }
 
 

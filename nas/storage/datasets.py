@@ -33,12 +33,12 @@ class DatasetRepository:
                                               f"got {description!r:.80}")
         with self._sessions.begin() as session:
             if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
-                raise AlreadyExists(f"name: a dataset named {name!r} already exists; datasets are never "
-                                    "replaced, upload it under a new name", field="name")
+                raise AlreadyExists("name", f"a dataset named {name!r} already exists; datasets are never "
+                                            "replaced, upload it under a new name")
             row = Dataset(name=name, description=description, content=content, size_bytes=len(content),
                           **{key: info[key] for key in INFO_FIELDS})
             session.add(row)
-            lookups.flush(session, f"name: a dataset named {name!r} already exists", "name")
+            lookups.flush(session, "name", f"a dataset named {name!r} already exists")
             return convert.dataset(row)
 
     def get(self, name: str) -> DatasetRecord:

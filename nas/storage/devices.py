@@ -35,10 +35,10 @@ class DeviceRepository:
                 raise InvalidField(field, "must not contain NUL characters")
         with self._sessions.begin() as session:
             if session.scalar(select(Device.id).where(Device.name == name)) is not None:
-                raise AlreadyExists(f"name: a device named {name!r} already exists", field="name")
+                raise AlreadyExists("name", f"a device named {name!r} already exists")
             device = Device(name=name, hardware=hardware, description=description, shipped=shipped)
             session.add(device)
-            lookups.flush(session, f"name: a device named {name!r} already exists", "name")
+            lookups.flush(session, "name", f"a device named {name!r} already exists")
             return convert.device(device)
 
     def get(self, name: str) -> DeviceRecord:
@@ -140,6 +140,6 @@ def add_profile_row(session: Session, device: Device, profile: latency.Profile,
         document=document if document is not None else profile.to_json(),
     )
     session.add(row)
-    lookups.flush(session, f"version: profile version {version} of {device.name!r} on "
-                           f"{profile.search_space!r} was added concurrently; retry", "version")
+    lookups.flush(session, "version", f"profile version {version} of {device.name!r} on "
+                                      f"{profile.search_space!r} was added concurrently; retry")
     return row

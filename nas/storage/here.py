@@ -22,7 +22,7 @@ def ensure_local_device(store: Store) -> str | None:
     if not is_local(name):
         return None
     try:
-        store.add_device(name, hardware=host_cpu()[:200], description=DESCRIPTION)
+        store.devices.add(name, hardware=host_cpu()[:200], description=DESCRIPTION)
     except AlreadyExists:
         pass
     return name
@@ -30,7 +30,7 @@ def ensure_local_device(store: Store) -> str | None:
 
 def has_profile(store: Store, device: str, space: str) -> bool:
     try:
-        store.get_profile(device, space)
+        store.profiles.get(device, space)
     except NotFound:
         return False
     return True
@@ -41,13 +41,13 @@ def local_profile(store: Store, space: str, *, progress: Callable[[int, int], No
     """This machine's stored profile for ``space``, fitted here first if it has none."""
     name = local_device_name()
     try:
-        store.get_device(name)
+        store.devices.get(name)
     except NotFound:
-        store.add_device(name, hardware=host_cpu()[:200], description=DESCRIPTION)
+        store.devices.add(name, hardware=host_cpu()[:200], description=DESCRIPTION)
     try:
-        return store.get_profile(name, space)
+        return store.profiles.get(name, space)
     except NotFound:
-        return store.add_profile(name, calibrate_here(space, progress=progress, timer=timer))
+        return store.profiles.add(name, calibrate_here(space, progress=progress, timer=timer))
 
 
 class ShippedDevice(InvalidField):
@@ -62,7 +62,7 @@ class ShippedDevice(InvalidField):
 def fittable(store: Store, name: str) -> bool:
     """Whether device ``name`` exists already; ``ShippedDevice`` where it is a shipped one."""
     try:
-        device = store.get_device(name)
+        device = store.devices.get(name)
     except NotFound:
         return False
     if device.shipped:
@@ -77,10 +77,10 @@ def add_fitted(store: Store, name: str, profile: latency.Profile, hardware: str 
     created = not fittable(store, name)
     if created:
         try:
-            store.add_device(name, hardware=hardware)
+            store.devices.add(name, hardware=hardware)
         except AlreadyExists:
             created = not fittable(store, name)
-    return store.add_profile(name, profile), created
+    return store.profiles.add(name, profile), created
 
 
 def default_latency(store: Store) -> str:
@@ -98,6 +98,6 @@ def default_latency(store: Store) -> str:
 
 def _profiles(store: Store, device: str) -> list:
     try:
-        return store.list_profiles(device)
+        return store.profiles.list(device)
     except NotFound:  # not registered yet
         return []

@@ -56,9 +56,9 @@ def existing(session: Session, column: Any, values: Iterable[str], *where: Any) 
         yield from session.scalars(select(column).where(*where, column.in_(chunk)))
 
 
-def flush(session: Session, message: str, field: str) -> None:
+def flush(session: Session, field: str, reason: str) -> None:
     """Flush, turning a unique violation from a concurrent writer into ``AlreadyExists``."""
     try:
         session.flush()
     except IntegrityError:
-        raise AlreadyExists(message, field=field) from None
+        raise AlreadyExists(field, reason) from None

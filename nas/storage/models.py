@@ -153,7 +153,7 @@ class Candidate(Base):
     score: Mapped[float] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     params: Mapped[int] = mapped_column(BigInteger)
-    flops: Mapped[int] = mapped_column(BigInteger)
+    macs: Mapped[int] = mapped_column(BigInteger)
     feasible: Mapped[bool] = mapped_column(Boolean)
     is_pareto: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

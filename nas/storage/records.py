@@ -22,9 +22,9 @@ class StorageError(Exception):
 class AlreadyExists(StorageError):
     """A unique value is taken; ``field`` names it."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")  # the API's 409 detail
+        self.field, self.reason = field, reason
 
 
 class NotFound(StorageError, LookupError):
@@ -96,7 +96,7 @@ class CandidatePoint:
     score: float
     latency_ms: float
     params: int
-    flops: int
+    macs: int
     feasible: bool
     is_pareto: bool
 
@@ -111,7 +111,7 @@ class CandidateRecord:
     score: float
     latency_ms: float
     params: int
-    flops: int
+    macs: int
     feasible: bool
     is_pareto: bool
     created_at: datetime

@@ -65,5 +65,5 @@ def test_proxies_route_lists_every_proxy_and_its_needs(client):
     assert response.status_code == 200
     rows = {row["name"]: row for row in response.json()}
     assert set(rows) >= {"synflow", "snip", "grasp", "fisher", "grad_norm", "jacob_cov", "naswot",
-                         "zen", "zico", "params", "flops"}
+                         "zen", "zico", "params", "macs"}
     assert rows["synflow"]["needs_data"] is False and rows["snip"]["needs_labels"] is True

@@ -76,7 +76,7 @@ def search(client):
                                  strategy="random", budget=40, seed=0)
     rows = [{"arch": TRICKY_ARCH if i == 0 else f"arch-{i}", "arch_hash": hashlib.sha256(str(i).encode()).hexdigest(),
              "scores": {"synflow": float(i), "naswot": 2.0 * i}, "score": float(i), "latency_ms": 1.0 + i / 10,
-             "params": 1000 * i, "flops": 10_000 * i, "feasible": i < 20} for i in range(40)]
+             "params": 1000 * i, "macs": 10_000 * i, "feasible": i < 20} for i in range(40)]
     store.candidates.add(record.id, rows)
     store.candidates.set_pareto(record.id, [row["arch_hash"] for row in rows[:5]])
     store.searches.update(record.id, status="running")
@@ -130,10 +130,10 @@ def test_the_new_search_form_has_a_field_per_request_field_with_an_error_slot(cl
     assert html.one("select", name="device")["data-default"] == "x86-64-2core"
     html.one("p", id="default-latency")
     assert "Default device: <strong>x86-64-2core</strong>" in client.get("/searches/new").text
-    for field in ("budget", "latency_max_ms", "seed", "params_max", "flops_max"):
+    for field in ("budget", "latency_max_ms", "seed", "params_max", "macs_max"):
         html.one("input", name=field)
     for field in ("space", "budget", "device", "strategy", "latency_max_ms", "proxy", "seed", "data",
-                  "params_max", "flops_max"):
+                  "params_max", "macs_max"):
         html.one("span", class_="field-error", **{"data-field": field})
     html.one("ul", id="form-errors")
     strategies = [a["value"] for a in html.find("option")]

@@ -62,7 +62,7 @@ def test_csv_measurements_add_the_next_version_and_predict_like_any_profile(clie
     assert all(p["fit"] is None for p in shipped)
 
     store = client.app.state.store
-    profile = store.load_profile(store.get_profile("npu1", "nasbench201").id)
+    profile = store.profiles.load(store.profiles.get("npu1", "nasbench201").id)
     assert profile.device.threads == 4
     archs = [a for a, _ in ROWS]
     expected = [SCALE * ms for ms in predict_many(default_profile("nasbench201"), archs)]

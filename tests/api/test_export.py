@@ -34,7 +34,7 @@ def store_search(store, device="x86-64-2core", seed=4) -> tuple[int, list]:
                                  strategy="random", budget=len(ARCHS), seed=seed)
     space = searchspaces.get(SPACE)
     rows = [{"arch": arch, "arch_hash": space.arch_hash(space.decode(arch)), "scores": {"synflow": 1.0 + i},
-             "score": 1.0 + i, "latency_ms": 2.0, "params": 1000, "flops": 2000, "feasible": True}
+             "score": 1.0 + i, "latency_ms": 2.0, "params": 1000, "macs": 2000, "feasible": True}
             for i, arch in enumerate(ARCHS)]
     store.candidates.add(record.id, rows)
     return record.id, store.candidates.list(record.id, sort="created", descending=False)

@@ -26,7 +26,7 @@ def stored_search(database_url, n=300, seed=0):
     scores, latencies = rng.normal(size=n), rng.uniform(1, 10, size=n)
     scores[:5] = FLOOR  # the proxy could not score these
     rows = [{"arch": arch, "arch_hash": h, "scores": {"synflow": float(s)}, "score": float(s), "latency_ms": float(t),
-             "params": 1000 + i, "flops": 2000 + i, "feasible": bool(t < 8)}
+             "params": 1000 + i, "macs": 2000 + i, "feasible": bool(t < 8)}
             for i, ((h, arch), s, t) in enumerate(zip(archs.items(), scores, latencies))]
     usable = [r for r in rows if r["feasible"] and r["score"] > FLOOR]
     mask = pareto_mask(np.array([[-r["score"], r["latency_ms"]] for r in usable]))
@@ -78,3 +78,15 @@ def test_bad_plot_requests(client):
     assert client.get("/api/v1/searches/99/plot").status_code == 404
     refused = client.get("/api/v1/searches/1/plot", params={"points": -1})
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "points"]
+
+
+def test_multiply_adds_are_macs_with_flops_kept_as_a_deprecated_alias(client, database_url):
+    search_id, _, ids = stored_search(database_url, n=20)
+    point = client.get(f"/api/v1/searches/{search_id}/plot").json()["front"][0]
+    [candidate] = client.get(f"/api/v1/searches/{search_id}/candidates", params={"limit": 1}).json()["items"]
+    for item in (point, candidate):
+        assert item["macs"] == item["flops"] == 2000 + sorted(ids.values()).index(item["id"])
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("PlotPoint", "CandidateOut"):
+        fields = schemas[name]["properties"]
+        assert fields["flops"].get("deprecated") is True and "deprecated" not in fields["macs"]

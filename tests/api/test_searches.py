@@ -126,6 +126,7 @@ def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
     ({"space": "nasbench201", "latency_max_ms": -1}, "latency_max_ms"),
     ({"space": "nasbench201", "data": "imagenet"}, "data"),
     ({"space": "nasbench201", "colour": "red"}, "colour"),
+    ({"space": "nasbench201", "flops_max": 0}, "flops_max"),  # the old name, refused under it
 ])
 def test_bad_requests_are_422_naming_the_field_and_store_nothing(client, body, field):
     response = client.post("/api/v1/searches", json=body)
@@ -148,6 +149,15 @@ def test_numbers_json_cannot_hold_are_422_not_500(client, text, field):
     assert client.get("/api/v1/searches").json() == []
 
 
+def test_requests_written_before_the_macs_rename_still_work(client):
+    old = {"space": "nasbench201", "flops_max": 10**9, "proxy": "flops", "objectives": ["flops"]}
+    response = client.post("/api/v1/searches", json=old)
+    assert response.status_code == 202, response.text
+    stored = client.get(f"/api/v1/searches/{response.json()['id']}").json()["request"]
+    assert (stored["macs_max"], stored["proxy"], stored["objectives"]) == (10**9, "macs", ["macs"])
+    assert "flops_max" not in stored
+
+
 def test_unknown_search_is_404(client):
     for path in ("/api/v1/searches/999", "/api/v1/searches/999/candidates", "/api/v1/searches/999/pareto"):
         assert client.get(path).status_code == 404
@@ -168,6 +178,7 @@ def evaluating_workers() -> list[int]:
     return pids
 
 
+@pytest.mark.backends("sqlite")  # Ray's retry, not the database: tests/storage covers both
 def test_a_worker_killed_mid_search_costs_only_its_candidates(client):
     search_id = client.post("/api/v1/searches", json={"space": "mobilenetv3", "budget": 32}).json()["id"]
     deadline = time.monotonic() + 120
@@ -187,6 +198,7 @@ def test_a_worker_killed_mid_search_costs_only_its_candidates(client):
     assert not os.path.exists(f"/proc/{killed}") or killed not in evaluating_workers()
 
 
+@pytest.mark.backends("postgresql")  # the sqlite case: tests/e2e's service killed mid-search
 def test_a_search_cut_off_by_a_stop_resumes_at_the_next_start(database_url, tmp_path, local_ray):
     settings = Settings(database_url=database_url, data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:

@@ -116,7 +116,7 @@ def check_new_search(page, service, searches, front):
     form = page.locator("form#search-form")
     for name in ("space", "device", "strategy", "proxy", "data"):
         expect(form.locator(f"select[name={name}]")).to_be_attached()
-    for name in ("budget", "latency_max_ms", "seed", "params_max", "flops_max"):
+    for name in ("budget", "latency_max_ms", "seed", "params_max", "macs_max"):
         expect(form.locator(f"input[name={name}]")).to_be_attached()
     options = {
         "space": [s["name"] for s in service.client.get("/spaces").json()],
@@ -280,7 +280,7 @@ def test_the_form_submits_a_search_that_the_list_then_shows(page, service):
     search_id = int(form.url.rsplit("/", 1)[1])
     request = service.search(search_id)["request"]
     assert (request["space"], request["budget"]) == (SPACE, BUDGET)
-    assert request["latency_max_ms"] is None and request["params_max"] is None and request["flops_max"] is None
+    assert request["latency_max_ms"] is None and request["params_max"] is None and request["macs_max"] is None
 
     # The list, open all along, adds the row and follows it to the end without a reload.
     row = listing.locator(f'table#searches tr[data-search-id="{search_id}"]')

@@ -1,7 +1,7 @@
 """The README's runnable command lines, run as written, so the README stays true.
 
 Covers the concrete `.venv/bin/nas ...` lines of the README's sh blocks (synopsis lines, with `[`,
-`(`, `|` or placeholders, are skipped). The curl examples are not covered yet.
+`(`, `|` or placeholders, are skipped). The curl examples: `test_readme_curl.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PLACEHOLDERS = {"S", "FILE", "NAME", "NEW", "DIR", "D", "N", "X", "P", "K", "W",
 
 
 def sh_blocks(text: str) -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", text, re.S)
+    return re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
 
 
 def runnable_nas_lines() -> list[list[str]]:

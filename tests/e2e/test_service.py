@@ -56,6 +56,9 @@ def test_a_user_session(service):
     assert described["arch"] == best["arch"] and described["params"] == best["params"]
 
 
+# The user session runs on both databases; each scenario below on one, since storage is tested on
+# both by tests/storage and the session.
+@pytest.mark.backends("postgresql")
 def test_cancel_keeps_what_was_found(service):
     search_id = service.client.post("/searches", json={"space": "nasbench201", "budget": 5000}).json()["id"]
     wait_until(lambda: service.search(search_id)["evaluated"] >= 16, 120, "16 candidates")
@@ -71,6 +74,7 @@ def test_cancel_keeps_what_was_found(service):
     assert service.client.get(f"/searches/{search_id}/candidates").json()["total"] == kept["evaluated"]
 
 
+@pytest.mark.backends("sqlite")
 def test_bad_inputs_are_4xx_naming_the_field(service):
     client = service.client
     checks = [
@@ -91,6 +95,7 @@ def test_bad_inputs_are_4xx_naming_the_field(service):
     assert client.get("/searches").json() == []
 
 
+@pytest.mark.backends("sqlite")
 def test_a_service_killed_mid_search_resumes_it_at_restart(service):
     search_id = service.client.post("/searches", json={"space": "nasbench201", "budget": 96}).json()["id"]
     wait_until(lambda: service.search(search_id)["evaluated"] >= 24, 120, "24 candidates")

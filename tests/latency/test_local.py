@@ -93,7 +93,7 @@ def test_calibrating_here_fits_this_machines_profile(unknown_cpu):
 
 def test_the_store_keeps_the_fitted_profile_and_fits_once(unknown_cpu, store):
     assert ensure_local_device(store) == LOCAL
-    assert store.get_device(LOCAL).hardware == FAKE_CPU and not store.get_device(LOCAL).shipped
+    assert store.devices.get(LOCAL).hardware == FAKE_CPU and not store.devices.get(LOCAL).shipped
     first = local_profile(store, "nasbench201")
     again = local_profile(store, "nasbench201", timer=lambda *args: pytest.fail("timed twice"))
     assert again.id == first.id and first.version == 1
@@ -122,14 +122,14 @@ def test_a_search_for_this_machine_waits_for_its_calibration(unknown_cpu, fresh_
         dispatcher = Dispatcher(store, 1)
         dispatcher.calibrator.on_ready = released.set
         client.app.state.dispatcher = dispatcher  # what the devices page and health read
-        record = store.get_search(body["id"])
+        record = store.searches.get(body["id"])
         assert dispatcher._with_profile(record) is None  # the calibration starts; the search waits
         assert client.get(f"/api/v1/devices/{LOCAL}").json()["calibrating"] == ["nasbench201"]
         assert client.get("/api/v1/health").json()["calibrating"] == ["nasbench201"]
         timing.set()
         assert released.wait(60) and dispatcher.calibrator.calibrating == []
         client.app.state.dispatcher = None
-        ready = dispatcher._with_profile(store.get_search(body["id"]))
+        ready = dispatcher._with_profile(store.searches.get(body["id"]))
         assert ready is not None and ready.profile_id is not None and ready.request["profile_version"] == 1
         assert client.get(f"/api/v1/searches/{body['id']}").json()["waiting"] is None
         assert "fitted so far for nasbench201" in client.get("/api/v1/health").json()["default_latency"]

@@ -180,5 +180,5 @@ def test_grasp_equals_minus_theta_times_hessian_gradient(batch):
 
 def test_params_and_flops_count_the_linear_net(batch):
     inputs, targets = batch
-    scores = proxies.compute(lambda: linear_net(), inputs, targets, ["params", "flops"])
-    assert scores == {"params": D * H + H * O, "flops": D * H + H * O}
+    scores = proxies.compute(lambda: linear_net(), inputs, targets, ["params", "macs"])
+    assert scores == {"params": D * H + H * O, "macs": D * H + H * O}

@@ -126,9 +126,9 @@ def test_compute_leaves_no_reference_cycle_holding_the_model():
     gc.collect()
     gc.disable()
     try:
-        # flops is left out: torch's FlopCounterMode keeps the module in a cycle of its own until
+        # macs is left out: torch's FlopCounterMode keeps the module in a cycle of its own until
         # the next collection; that holds weights only, never activations or graphs.
-        names = [name for name in proxies.names() if name != "flops"]
+        names = [name for name in proxies.names() if name != "macs"]
         proxies.compute(build, data.inputs, data.targets, names)
         assert built and all(ref() is None for ref in built)
     finally:

@@ -8,7 +8,14 @@ import pytest
 import searchspaces
 from nas.evaluate import ProxyConfig, evaluate, load_data
 from nas.latency import default_profile, predict
-from nas.search import STRATEGIES, Constraints, Objectives, Search, SearchConfig, local_evaluator
+from nas.search import (
+    STRATEGIES,
+    Constraints,
+    Objectives,
+    Search,
+    SearchConfig,
+    local_evaluator,
+)
 from nas.search.pareto import pareto_mask
 from nas.search.problem import Scorer
 from tests.budgets import latency_quantile
@@ -102,13 +109,13 @@ def test_evolution_children_are_mutations():
 
 
 def test_optional_objectives_add_columns():
-    search = run("nsga2", budget=16, objectives=Objectives(extra=("flops",)))
+    search = run("nsga2", budget=16, objectives=Objectives(extra=("macs",)))
     assert search.objective_values(search.candidates).shape == (16, 3)
     assert search.front()
 
 
 def test_ensemble_scores_rank_against_the_first_batch():
-    proxy = ProxyConfig(proxies=("params", "flops"), ensemble=True)
+    proxy = ProxyConfig(proxies=("params", "macs"), ensemble=True)
     search = run("random", budget=16, proxy=proxy, batch_size=8)
     scores = [c.score for c in search.candidates]
     assert all(0.0 <= s <= 1.0 for s in scores)
@@ -157,9 +164,9 @@ def test_evaluate_is_pure_and_uses_its_cache_arguments():
     one, two = evaluate(arch, space, proxy, data, profile), evaluate(arch, "nasbench201", proxy, data, profile)
     assert one == two
     assert one.latency_ms == pytest.approx(predict(profile, arch))
-    cached = evaluate(arch, space, proxy, data, profile, scores={"synflow": 1.0, "params": 2, "flops": 3},
+    cached = evaluate(arch, space, proxy, data, profile, scores={"synflow": 1.0, "params": 2, "macs": 3},
                       latency_ms=4.0)
-    assert (cached.scores["synflow"], cached.params, cached.flops, cached.latency_ms) == (1.0, 2, 3, 4.0)
+    assert (cached.scores["synflow"], cached.params, cached.macs, cached.latency_ms) == (1.0, 2, 3, 4.0)
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -209,7 +216,7 @@ def test_unscorable_candidates_never_reach_the_front():
             # The fastest third of the space is "unscorable" here; the rest scores by latency.
             score = FLOOR if latency < fastest_third else latency
             out.append(evaluate(arch, space, proxy, data, profile, latency_ms=latency,
-                                scores={"synflow": score, "params": 1, "flops": 1}))
+                                scores={"synflow": score, "params": 1, "macs": 1}))
         return out
 
     search = Search(SearchConfig("nasbench201", strategy="random", budget=40, seed=2, proxy=proxy)).run(evaluator)

@@ -20,4 +20,4 @@ def new_search(store: Store, profile_id: int | None, **changes) -> SearchRecord:
     options = dict(space="nasbench201", device="pi4", profile_id=profile_id, strategy="evolution",
                    budget=50, seed=7)
     options.update(changes)
-    return store.create_search(REQUEST, **options)
+    return store.searches.create(REQUEST, **options)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from nas.storage import Store, open_store
 from nas.storage.engine import alembic_config, make_engine, resolve_url
@@ -23,17 +24,17 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0003"
+        assert store.revision() == Store.head_revision() == "0004"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
     with open_store(database_url) as store:
-        store.add_device("pi4", hardware="Raspberry Pi 4")
+        store.devices.add("pi4", hardware="Raspberry Pi 4")
         store.upgrade()
         assert store.revision() == Store.head_revision()
-        assert [d.name for d in store.list_devices()] == ["pi4"]
+        assert [d.name for d in store.devices.list()] == ["pi4"]
     with open_store(database_url) as again:  # a second process starting on the same database
-        assert [d.name for d in again.list_devices()] == ["pi4"]
+        assert [d.name for d in again.devices.list()] == ["pi4"]
 
 
 def test_the_migrated_schema_matches_the_models(database_url):
@@ -64,15 +65,50 @@ def test_upgrading_a_first_revision_database_keeps_its_rows(database_url):
     with open_store(database_url) as store:  # what a service upgraded in place does at start-up
         assert store.revision() == Store.head_revision()
     with Store(database_url) as store:
-        store.add_device("pi4")
+        store.devices.add("pi4")
         command.downgrade(config, "0001")
         command.upgrade(config, "head")
-        assert [d.name for d in store.list_devices()] == ["pi4"]
+        assert [d.name for d in store.devices.list()] == ["pi4"]
 
 
 def test_the_migrations_ship_inside_the_package():
     folder = resources.files("nas.storage.migrations")
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
-    for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py"):
+    for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py", "0004_macs.py"):
         assert folder.joinpath("versions", name).is_file(), name
+
+
+def test_the_macs_rename_keeps_every_value_both_ways(database_url):
+    """0004 renames the multiply-add count (flops -> macs) in the column, the scores and the stored
+    requests; going down and up again gives back what was stored."""
+    url = resolve_url(database_url)
+    config = alembic_config(url)
+    request = {"space": "nasbench201", "macs_max": 5_000_000, "ensemble": ["synflow", "macs"],
+               "objectives": ["macs"]}
+    with open_store(database_url) as store:
+        store.devices.add("pi4")
+        search = store.searches.create(request, space="nasbench201", device="pi4", profile_id=None,
+                                       strategy="nsga2", budget=1, seed=None)
+        row = {"arch": "a", "arch_hash": "h", "scores": {"synflow": 1.5, "params": 10, "macs": 7},
+               "score": 1.5, "latency_ms": 2.0, "params": 10, "macs": 7, "feasible": True}
+        store.candidates.add(search.id, [row])
+        store.caches.put_scores("nasbench201", "k", {"h": {"macs": 7.0}})
+        command.downgrade(config, "0003")
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            [(flops, scores)] = connection.execute(text("SELECT flops, scores FROM candidates")).all()
+            [(old,)] = connection.execute(text("SELECT request FROM searches")).all()
+            cached = connection.execute(text("SELECT count(*) FROM proxy_score_cache")).scalar_one()
+        engine.dispose()
+        assert flops == 7 and _json(scores) == {"synflow": 1.5, "params": 10, "flops": 7} and cached == 0
+        assert _json(old) == {"space": "nasbench201", "flops_max": 5_000_000,
+                                   "ensemble": ["synflow", "flops"], "objectives": ["flops"]}
+        command.upgrade(config, "head")
+        [stored] = store.candidates.list(search.id)
+        assert (stored.macs, stored.scores) == (7, row["scores"])
+        assert store.searches.get(search.id).request == request
+
+
+def _json(value):
+    return value if isinstance(value, dict) else json.loads(value)  # PostgreSQL's driver decodes JSON itself

@@ -12,8 +12,8 @@ from tests.storage.helpers import REQUEST, new_search, synthetic_profile
 
 @pytest.fixture
 def profile_id(store):
-    store.add_device("pi4")
-    return store.add_profile("pi4", synthetic_profile()).id
+    store.devices.add("pi4")
+    return store.profiles.add("pi4", synthetic_profile()).id
 
 
 def test_statuses_are_the_five_of_the_contract():
@@ -28,58 +28,58 @@ def test_a_new_search_is_queued(store, profile_id):
     assert search.history == [] and search.hypervolume is None and search.error is None
     assert search.created_at.tzinfo is timezone.utc
     assert search.started_at is None and search.finished_at is None
-    assert store.get_search(search.id) == search
+    assert store.searches.get(search.id) == search
 
 
 def test_lifecycle_sets_times_and_progress(store, profile_id):
     search = new_search(store, profile_id)
-    running = store.update_search(search.id, status="running")
+    running = store.searches.update(search.id, status="running")
     assert running.started_at is not None and running.started_at >= search.created_at
     assert running.finished_at is None
-    progress = store.update_search(search.id, evaluated=20, hypervolume=0.5, history=[[10, 0.25], [20, 0.5]])
+    progress = store.searches.update(search.id, evaluated=20, hypervolume=0.5, history=[[10, 0.25], [20, 0.5]])
     assert (progress.status, progress.evaluated, progress.hypervolume) == ("running", 20, 0.5)
     assert progress.history == [[10, 0.25], [20, 0.5]]
-    done = store.update_search(search.id, status="succeeded", evaluated=50)
+    done = store.searches.update(search.id, status="succeeded", evaluated=50)
     assert done.finished_at is not None and done.finished_at >= done.started_at
     assert done.finished_at.tzinfo is timezone.utc
-    assert store.get_search(search.id) == done
+    assert store.searches.get(search.id) == done
 
 
 def test_a_running_search_can_go_back_in_the_queue_and_keeps_its_first_start(store, profile_id):
     search = new_search(store, profile_id)
-    first = store.update_search(search.id, status="running", evaluated=8)
-    requeued = store.update_search(search.id, status="queued")
+    first = store.searches.update(search.id, status="running", evaluated=8)
+    requeued = store.searches.update(search.id, status="queued")
     assert (requeued.status, requeued.evaluated) == ("queued", 8)
-    again = store.update_search(search.id, status="running")
+    again = store.searches.update(search.id, status="running")
     assert again.started_at == first.started_at and again.finished_at is None
 
 
 def test_a_final_status_is_final(store, profile_id):
     search = new_search(store, profile_id)
-    cancelled = store.update_search(search.id, status="cancelled")
+    cancelled = store.searches.update(search.id, status="cancelled")
     assert cancelled.finished_at is not None and cancelled.started_at is None
     with pytest.raises(InvalidTransition, match="cancelled"):
-        store.update_search(search.id, status="succeeded")
-    assert store.update_search(search.id, status="cancelled") == cancelled  # saying it again is harmless
-    failed = store.update_search(new_search(store, profile_id).id, status="failed", error="out of memory")
+        store.searches.update(search.id, status="succeeded")
+    assert store.searches.update(search.id, status="cancelled") == cancelled  # saying it again is harmless
+    failed = store.searches.update(new_search(store, profile_id).id, status="failed", error="out of memory")
     assert failed.error == "out of memory"
 
 
 def test_bad_updates_name_the_field(store, profile_id):
     search = new_search(store, profile_id)
     with pytest.raises(ValueError, match="status"):
-        store.update_search(search.id, status="done")
+        store.searches.update(search.id, status="done")
     with pytest.raises(ValueError, match="hypervolume"):
-        store.update_search(search.id, hypervolume=float("nan"))
+        store.searches.update(search.id, hypervolume=float("nan"))
     with pytest.raises(ValueError, match=r"history\[1\]"):
-        store.update_search(search.id, history=[[1, 0.1], [2, float("inf")]])
+        store.searches.update(search.id, history=[[1, 0.1], [2, float("inf")]])
     with pytest.raises(NotFound, match="999"):
-        store.update_search(999, status="running")
-    assert store.get_search(search.id) == search
+        store.searches.update(999, status="running")
+    assert store.searches.get(search.id) == search
 
 
 def test_a_profile_of_another_device_or_space_is_refused(store, profile_id):
-    store.add_device("jetson")
+    store.devices.add("jetson")
     with pytest.raises(ValueError, match="profile_id"):
         new_search(store, profile_id, device="jetson")
     with pytest.raises(NotFound, match="'nope'"):
@@ -90,20 +90,20 @@ def test_a_profile_of_another_device_or_space_is_refused(store, profile_id):
 
 def test_list_filters_and_pages_newest_first(store, profile_id):
     ids = [new_search(store, profile_id).id for _ in range(5)]
-    store.update_search(ids[1], status="running")
-    store.update_search(ids[3], status="running")
-    assert [s.id for s in store.list_searches()] == ids[::-1]
-    assert [s.id for s in store.list_searches(status="running")] == [ids[3], ids[1]]
-    assert [s.id for s in store.list_searches(limit=2, offset=1)] == [ids[3], ids[2]]
-    assert store.list_searches(space="mobilenetv3") == []
+    store.searches.update(ids[1], status="running")
+    store.searches.update(ids[3], status="running")
+    assert [s.id for s in store.searches.list()] == ids[::-1]
+    assert [s.id for s in store.searches.list(status="running")] == [ids[3], ids[1]]
+    assert [s.id for s in store.searches.list(limit=2, offset=1)] == [ids[3], ids[2]]
+    assert store.searches.list(space="mobilenetv3") == []
     with pytest.raises(ValueError, match="status"):
-        store.list_searches(status="finished")
+        store.searches.list(status="finished")
     with pytest.raises(NotFound, match="12345"):
-        store.get_search(12345)
+        store.searches.get(12345)
 
 
 def test_text_that_does_not_fit_its_column_is_refused(store, profile_id):
     with pytest.raises(ValueError, match="strategy"):
         new_search(store, profile_id, strategy="x" * 65)
     with pytest.raises(ValueError, match="hardware"):
-        store.add_device("long", hardware="h" * 201)
+        store.devices.add("long", hardware="h" * 201)

@@ -117,7 +117,7 @@ const NAS = (() => {
 
   function hoverText(p) {
     return `<b>#${p.id}</b> ${plotText(p.arch)}<br>score ${fmt.score(p.score)} · ${fmt.ms(p.latency_ms)}`
-      + `<br>params ${fmt.count(p.params)} · FLOPs ${fmt.count(p.flops)}${p.feasible ? "" : "<br>outside the constraints"}`;
+      + `<br>params ${fmt.count(p.params)} · MACs ${fmt.count(p.macs)}${p.feasible ? "" : "<br>outside the constraints"}`;
   }
 
   const plotConfig = { responsive: true, displaylogo: false };

@@ -7,7 +7,7 @@
   const form = document.getElementById("search-form");
   const errors = document.getElementById("form-errors");
   const submit = document.getElementById("submit-search");
-  const NUMBERS = new Set(["budget", "seed", "latency_max_ms", "params_max", "flops_max"]);
+  const NUMBERS = new Set(["budget", "seed", "latency_max_ms", "params_max", "macs_max"]);
 
   function fill(select, names, labels = {}) {
     const chosen = select.value || select.dataset.default;

@@ -84,7 +84,7 @@
       el("td", { class: "score" }, fmt.score(p.score)),
       el("td", { class: "latency" }, fmt.ms(p.latency_ms)),
       el("td", { class: "params" }, fmt.count(p.params)),
-      el("td", { class: "flops" }, fmt.count(p.flops)),
+      el("td", { class: "macs" }, fmt.count(p.macs)),
       el("td", { class: "arch" }, el("code", {}, p.arch)),
       el("td", { class: "link" }, el("a", { href: `/candidates/${p.id}` }, "open")))));
   }
