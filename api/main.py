@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from api import dashboard, errors
 from api.limits import BodySizeLimit
@@ -47,20 +48,45 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         version=__version__,
         description="Search small vision networks under a device latency budget.",
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
-    app.include_router(health.router, prefix="/api/v1")
-    app.include_router(spaces.router, prefix="/api/v1")
-    app.include_router(proxies.router, prefix="/api/v1")
-    app.include_router(devices.router, prefix="/api/v1")
-    app.include_router(searches.router, prefix="/api/v1")
-    app.include_router(datasets.router, prefix="/api/v1")
-    app.include_router(candidates.router, prefix="/api/v1")
+    for module in (health, spaces, proxies, devices, searches, datasets, candidates):
+        app.include_router(module.router, prefix="/api/v1")
     # The pages, then /static: the router's /static/plotly.min.js (the vendored bundle, cached) comes first.
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodySizeLimit)
     errors.install(app)
+    _complete_document(app, devices.BODY_SCHEMAS)
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Every /api/v1 route names its operationId (a generated client's function names, which must not
+    change when a Python function is renamed); a route that does not gets its function's name in camelCase."""
+    head, *rest = route.name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _complete_document(app: FastAPI, schemas: dict) -> None:
+    """/openapi.json with what FastAPI cannot declare itself: the schemas of the bodies routes read raw
+    (their requestBody refers to them by name), and a default response, ``{"detail": "field: reason"}``,
+    on every operation of the API. Declared through ``responses=``, a default would hide FastAPI's own 422."""
+    document = app.openapi
+    default = {"description": "any other refusal (404, 409, 413, 429...): the field at fault and why",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            built = document()
+            built["components"]["schemas"].update(schemas)
+            built["components"]["schemas"].setdefault("ErrorOut", errors.ErrorOut.model_json_schema())
+            for path, operations in built["paths"].items():
+                for operation in operations.values() if path.startswith("/api/") else ():
+                    operation["responses"].setdefault("default", default)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

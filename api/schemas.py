@@ -1,10 +1,58 @@
-"""Pydantic response and request models of the REST API."""
+"""Pydantic response and request models of the REST API.
+
+What a generated client reads from them: closed sets of words are named enums (``SearchStatus``,
+``Strategy``, ``CandidateSort``, ``ModelFormat``) whose values are the words the API always sent;
+timestamps are ``format: date-time`` (RFC 3339, written as ``datetime.isoformat`` writes them, with
+``+00:00``); an integer that may pass 2**53 (a space's size) is a decimal string, which JavaScript
+would otherwise round silently.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
+
+from nas.search import STRATEGIES
+from nas.storage import SEARCH_STATUSES, SORTS
+
+
+def _words(name: str, words, doc: str) -> type[StrEnum]:
+    """A named enum (its own schema under components) of the words the API sends and accepts."""
+    enum = StrEnum(name, [(word, word) for word in words], module=__name__)
+    enum.__doc__ = doc
+    return enum
+
+
+SearchStatus = _words("SearchStatus", SEARCH_STATUSES, "A search's status: queued, then running, then one of "
+                      "succeeded, failed or cancelled.")
+Strategy = _words("Strategy", STRATEGIES, "The search strategy that proposes candidates.")
+CandidateSort = _words("CandidateSort", SORTS, "The column candidates are sorted by (created: evaluation order).")
+ModelFormat = _words("ModelFormat", ("onnx", "json"), "An export of a candidate: an ONNX file or a JSON architecture.")
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda value: value.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-31T12:00:00.123456+00:00"]}),
+]
+BigInt = Annotated[
+    int,
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]+$", "examples": ["15625"],
+                    "description": "a decimal string: the value may pass 2**53, which a JSON number loses in "
+                                   "JavaScript and other float-based readers"}),
+]
 
 
 class Health(BaseModel):
@@ -28,7 +76,7 @@ class SpaceSummary(BaseModel):
     name: str = Field(examples=["mobilenetv3"])
     title: str
     reference: str
-    size: int = Field(description="number of distinct candidates")
+    size: BigInt = Field(description="number of distinct candidates, as a decimal string (it may pass 2**53)")
     resolutions: list[int]
     default_num_classes: int
     num_block_keys: int = Field(description="latency-table entries the space needs, all resolutions")
@@ -81,7 +129,7 @@ class ProfileSummary(BaseModel):
     )
     fit: FitSummary | None = Field(None, description="how a profile fitted from end-to-end measurements was made "
                                    "(POST /devices/{name}/measurements); null: measured block by block (nas profile)")
-    created_at: str
+    created_at: Timestamp
 
 
 class MeasurementIn(BaseModel):
@@ -145,21 +193,32 @@ class DeviceOut(BaseModel):
     hardware: str
     description: str
     shipped: bool = Field(description="measured by the project and shipped with it")
-    created_at: str
+    created_at: Timestamp
     profiles: list[ProfileSummary] = Field(default_factory=list)
     calibrating: list[str] = Field(default_factory=list, description="spaces this machine's own device is being "
                                    "fitted for now (timing networks here); searches for them wait")
 
 
+ARCH_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
 class SearchOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 7, "status": "succeeded", "space": "nasbench201", "device": "x86-64-2core", "profile_version": 1,
+        "waiting": None, "strategy": "tpe", "budget": 24, "seed": 0, "evaluated": 24, "progress": 1.0,
+        "hypervolume": 0.61, "history": [[8, 0.42], [16, 0.58], [24, 0.61]], "front_size": 5, "best_score": 41.2,
+        "request": {"space": "nasbench201", "budget": 24, "latency_max_ms": 2.5}, "error": None,
+        "created_at": "2026-01-31T12:00:00.123456+00:00", "started_at": "2026-01-31T12:00:00.480211+00:00",
+        "finished_at": "2026-01-31T12:00:09.902118+00:00"}]})
+
     id: int
-    status: str = Field(description="queued, running, succeeded, failed or cancelled")
+    status: SearchStatus
     space: str
     device: str
     profile_version: int | None = None
     waiting: str | None = Field(None, description="what a queued search waits for besides a free slot: "
                                 "this machine's calibration, on a CPU with no shipped table")
-    strategy: str
+    strategy: Strategy
     budget: int
     seed: int | None
     evaluated: int = Field(description="candidates evaluated so far")
@@ -170,9 +229,9 @@ class SearchOut(BaseModel):
     best_score: float | None = Field(description="best score on the front (within the constraints)")
     request: dict[str, Any]
     error: str | None
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
 
 
 Macs = Annotated[int, Field(description="multiply-adds of one image")]
@@ -180,7 +239,25 @@ DeprecatedFlops = Annotated[int, Field(deprecated="renamed macs; removed in the 
                                        description="the same value as `macs` (multiply-adds), under its old name")]
 
 
+class CandidateLinks(BaseModel):
+    """Where a candidate's exports are (paths on this server)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    onnx: str = Field(description="the ONNX file (application/octet-stream): downloadCandidateOnnx",
+                      examples=["/api/v1/candidates/42/model.onnx"])
+    # ``json`` would shadow BaseModel.json; the document and the wire call it json all the same.
+    json_: str = Field(alias="json", description="the architecture and its layer list: getCandidateArchitecture",
+                       examples=["/api/v1/candidates/42/architecture"])
+
+
 class CandidateOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 42, "arch": ARCH_EXAMPLE, "arch_hash": "9f2c4e1a7b3d5c60", "score": 41.2, "scores": {"synflow": 41.2},
+        "latency_ms": 1.93, "params": 402_250, "macs": 57_180_160, "flops": 57_180_160, "feasible": True,
+        "is_pareto": True, "created_at": "2026-01-31T12:00:03.512907+00:00",
+        "links": {"onnx": "/api/v1/candidates/42/model.onnx", "json": "/api/v1/candidates/42/architecture"}}]})
+
     id: int
     arch: str
     arch_hash: str
@@ -192,8 +269,8 @@ class CandidateOut(BaseModel):
     flops: DeprecatedFlops
     feasible: bool
     is_pareto: bool
-    created_at: str
-    links: dict[str, str] = Field(description="the network exported: onnx and json (GET /candidates/{id}/model)")
+    created_at: Timestamp
+    links: CandidateLinks = Field(description="the network exported: its ONNX file and its JSON architecture")
 
 
 class PlotPoint(BaseModel):
@@ -234,7 +311,7 @@ class DatasetOut(BaseModel):
     dtype: str = Field(description="uint8 (normalised with the dataset's own statistics) or float32")
     sha256: str | None = Field(description="of the uploaded file")
     size_bytes: int | None
-    created_at: str | None
+    created_at: Timestamp | None
 
 
 class LayerOut(BaseModel):

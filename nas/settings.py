@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nas.errors import InvalidField, Problem
 
+MAX_BUDGET = 100_000  # the largest budget a search request may name; NAS_MAX_BUDGET lowers it per service
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NAS_", extra="ignore", populate_by_name=True)
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
         description="the device a search that names none uses; unset: this CPU's shipped device, else this "
         "machine's own, fitted on first use (nas.latency.local)",
     )
+    max_budget: int = Field(10_000, ge=1, le=MAX_BUDGET,
+                            description="most candidates one search may ask for (its budget)")
+    max_queued_searches: int = Field(100, ge=1, description="searches that may wait in the queue; "
+                                     "a submission beyond is refused (429) until some have started")
     max_upload_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
     )

@@ -2,8 +2,10 @@
 
 It lives in the service's process: a thread polls the database, and each search it starts runs in
 a thread of its own (the strategy's ask and tell are cheap) whose candidate evaluations are Ray tasks.
-Progress is written after every batch (``nas.search.persist.Recorder``); a search is cancelled by
-setting its status, which the running thread reads before each batch, keeping what it found.
+Progress is written after every batch (``nas.search.persist.Recorder``, one transaction that stores
+nothing once the search is no longer running). A search is cancelled by setting its status: the
+running search reads it while its batch's Ray tasks run, cancels them (killing those under way; Ray
+does not retry a cancelled task) and ends, keeping what it had stored before the cancel.
 
 A search cut off by a stop of the service (a graceful one puts it back in the queue itself; after a
 crash it is found ``running`` at the next start) is queued again and resumes from what is stored:
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from nas.latency.local import is_local
 from nas.search import service
@@ -25,6 +28,7 @@ from workers.calibrator import Calibrator
 from workers.ray_backend import RayEvaluator
 
 log = logging.getLogger("nas.workers")
+CANCEL_POLL_SECONDS = 0.5
 
 
 class Dispatcher:
@@ -36,6 +40,7 @@ class Dispatcher:
         self._wake = threading.Event()  # a search was submitted or one ended: look now, not at the next poll
         self._running: dict[int, threading.Thread] = {}
         self._ended: set[int] = set()
+        self._cancel_read: dict[int, float] = {}  # search id -> when its status was last read
         self._thread = threading.Thread(target=self._loop, name="nas-dispatcher", daemon=True)
         self.calibrator = Calibrator(store, on_ready=self.wake)
 
@@ -103,7 +108,15 @@ class Dispatcher:
         return self.store.searches.attach_profile(record.id, profile.id)
 
     def _cancelled(self, search_id: int) -> bool:
-        return self._stop.is_set() or self.store.searches.get(search_id).status == "cancelled"
+        """Whether the search must stop: the service is stopping, or the search was cancelled (read
+        from the store at most every ``CANCEL_POLL_SECONDS``: the evaluator asks several times a second)."""
+        if self._stop.is_set():
+            return True
+        now = time.monotonic()
+        if now - self._cancel_read.get(search_id, -CANCEL_POLL_SECONDS) < CANCEL_POLL_SECONDS:
+            return False
+        self._cancel_read[search_id] = now
+        return self.store.searches.get(search_id).status == "cancelled"
 
     def _run(self, record: SearchRecord) -> None:
         try:
@@ -115,6 +128,7 @@ class Dispatcher:
     def _search(self, record: SearchRecord) -> None:
         finished = service.run(self.store, record, RayEvaluator, should_stop=lambda: self._cancelled(record.id),
                                stopping=self._stop.is_set)
+        self._cancel_read.pop(record.id, None)
         if finished.error is not None:
             log.error("search %s failed:\n%s", record.id, finished.trace)
 

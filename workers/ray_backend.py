@@ -8,7 +8,7 @@ references to them and one candidate's arch string, and runs ``nas.evaluate`` wi
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import ray
 
@@ -16,6 +16,8 @@ import searchspaces
 from nas.evaluate import Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
 from nas.proxies import ProxyData
+from nas.search import costs
+from nas.search.runner import Stopped
 
 
 def init_ray(address: str | None = None) -> dict[str, Any]:
@@ -39,15 +41,30 @@ def _evaluate_task(arch: str, space_name: str, proxy: ProxyConfig, data: ProxyDa
 
 
 class RayEvaluator:
-    """Evaluate a batch of candidates as parallel Ray tasks; a task whose worker dies is retried."""
+    """Evaluate a batch of candidates as parallel Ray tasks; a task whose worker dies is retried.
 
-    def __init__(self, space: searchspaces.SearchSpace, proxy: ProxyConfig, data: ProxyData, profile: Profile) -> None:
-        self.space, self.proxy = space, proxy
+    While it waits it reads ``should_stop`` every ``POLL_SECONDS``: on a cancel it cancels the
+    batch's tasks, killing those under way (Ray never retries a cancelled task), and raises ``Stopped``."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, space: searchspaces.SearchSpace, proxy: ProxyConfig, data: ProxyData, profile: Profile,
+                 *, should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.space, self.proxy, self.should_stop = space, proxy, should_stop
+        self.memory = costs.task_bytes(space.name, proxy)  # the scheduler packs no more than fits
         self.data_ref, self.profile_ref = ray.put(data), ray.put(profile)
 
     def __call__(self, archs: list[Any]) -> list[Metrics]:
-        refs = [_evaluate_task.remote(self.space.encode(a), self.space.name, self.proxy, self.data_ref,
-                                      self.profile_ref) for a in archs]
+        task = _evaluate_task.options(memory=self.memory)
+        refs = [task.remote(self.space.encode(a), self.space.name, self.proxy, self.data_ref, self.profile_ref)
+                for a in archs]
+        pending = refs
+        while pending:
+            if self.should_stop():
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise Stopped(f"{len(pending)} of {len(refs)} evaluations abandoned")
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=self.POLL_SECONDS)
         return ray.get(refs)
 
     def close(self) -> None:

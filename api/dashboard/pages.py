@@ -55,7 +55,11 @@ def _not_found(request: Request, message: str) -> HTMLResponse:
 
 
 def _id(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID else None
+    """The id a page's path names; None for anything else (too long to be an id, too: Python refuses
+    to read an integer of over 4,300 digits)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))):
+        return None
+    return int(text) if 0 < int(text) <= MAX_ID else None
 
 
 @router.get("/", response_class=HTMLResponse)

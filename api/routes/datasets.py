@@ -53,7 +53,7 @@ DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the 
 
 
 @router.post(
-    "/datasets", response_model=DatasetOut, status_code=201,
+    "/datasets", response_model=DatasetOut, status_code=201, operation_id="uploadDataset",
     responses={409: errors.error("the name is taken (datasets are never replaced)"),
                413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
@@ -84,13 +84,14 @@ def upload_dataset(
     return _out(record)
 
 
-@router.get("/datasets", response_model=list[DatasetOut])
+@router.get("/datasets", response_model=list[DatasetOut], operation_id="listDatasets")
 def list_datasets(store: StoreDep) -> list[dict]:
     """The built-in datasets, then the uploaded ones by name."""
     return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.datasets.list()]
 
 
-@router.get("/datasets/{name}", response_model=DatasetOut, responses={404: errors.error("no dataset of that name")})
+@router.get("/datasets/{name}", response_model=DatasetOut, operation_id="getDataset",
+            responses={404: errors.error("no dataset of that name")})
 def get_dataset(name: DatasetName, store: StoreDep) -> dict:
     if name in BUILT_IN:
         return _built_in(name)

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 import searchspaces
 from api import errors
@@ -52,24 +52,27 @@ router = APIRouter(tags=["devices"])
 DeviceName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the device's name (GET /devices)",
                                  examples=[DEFAULT_DEVICE])]
 UNKNOWN_DEVICE = {404: errors.error("no device of that name")}
+REF = "#/components/schemas/"
+TOO_LARGE = {413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")}
 
 
-def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
-    # The OpenAPI document resolves "#/$defs/..." against its own root, so the profile's sub-models
-    # are written in place (the profile schema has no recursion).
-    if isinstance(schema, list):
-        return [_inline_refs(item, defs) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        siblings = {key: value for key, value in schema.items() if key != "$ref"}
-        return {**_inline_refs(defs[schema["$ref"].rsplit("/", 1)[-1]], defs), **siblings}
-    return {key: _inline_refs(value, defs) for key, value in schema.items()}
+# The bodies routes read raw (checked by hand, not by FastAPI), as named schemas that api.main adds to
+# the document's components: a generated client names its classes after them.
+BODY_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def _component(model: type[BaseModel], prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """``model``'s schema and its sub-models' (named ``prefix`` + their own name) into BODY_SCHEMAS;
+    its name and its schema (the one stored, to describe it further)."""
+    schema = model.model_json_schema(ref_template=f"{REF}{prefix}{{model}}")
+    for name, sub in schema.pop("$defs", {}).items():
+        BODY_SCHEMAS[prefix + name] = sub
+    BODY_SCHEMAS[model.__name__] = schema
+    return model.__name__, schema
 
 
 def _profile_body() -> dict:
-    schema = Profile.model_json_schema()
-    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    name, schema = _component(Profile, prefix="Profile")
     # A real document, kept short: the shipped NAS-Bench-201 table (22 entries), two networks of each fit.
     example = json.loads(read_shipped(DEFAULT_DEVICE, "nasbench201").to_json())
     for part in ("calibration", "validation"):
@@ -80,7 +83,7 @@ def _profile_body() -> dict:
         "latency_tables/FORMAT.md. The example is the shipped NAS-Bench-201 profile of "
         f"{DEFAULT_DEVICE} (latency_tables/), its network lists shortened."
     )
-    return {"required": True, "content": {"application/json": {"schema": schema, "example": example}}}
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": REF + name}, "example": example}}}
 
 
 @lru_cache(maxsize=256)
@@ -141,8 +144,8 @@ def _not_found(error: NotFound) -> HTTPException:
     return HTTPException(status_code=404, detail=f"name: {error}")
 
 
-@router.post("/devices", response_model=DeviceOut, status_code=201,
-             responses={409: errors.error("a device of that name exists")})
+@router.post("/devices", response_model=DeviceOut, status_code=201, operation_id="createDevice",
+             responses={409: errors.error("a device of that name exists"), **TOO_LARGE})
 def create_device(body: DeviceCreate, store: StoreDep) -> dict:
     """Register a device; its profiles are uploaded next."""
     try:  # a NUL in a text (PostgreSQL cannot hold one): InvalidField, a 422 at its field
@@ -152,13 +155,13 @@ def create_device(body: DeviceCreate, store: StoreDep) -> dict:
     return _device_out(store, body.name)
 
 
-@router.get("/devices", response_model=list[DeviceOut])
+@router.get("/devices", response_model=list[DeviceOut], operation_id="listDevices")
 def list_devices(request: Request, store: StoreDep) -> list[dict]:
     """Every device, shipped and registered, with its profiles."""
     return [_device_out(store, d.name, request) for d in store.devices.list()]
 
 
-@router.get("/devices/{name}", response_model=DeviceOut, responses=UNKNOWN_DEVICE)
+@router.get("/devices/{name}", response_model=DeviceOut, operation_id="getDevice", responses=UNKNOWN_DEVICE)
 def get_device(name: DeviceName, request: Request, store: StoreDep) -> dict:
     try:
         return _device_out(store, name, request)
@@ -166,7 +169,8 @@ def get_device(name: DeviceName, request: Request, store: StoreDep) -> dict:
         raise _not_found(error) from None
 
 
-@router.get("/devices/{name}/profiles", response_model=list[ProfileSummary], responses=UNKNOWN_DEVICE)
+@router.get("/devices/{name}/profiles", response_model=list[ProfileSummary], operation_id="listProfiles",
+            responses=UNKNOWN_DEVICE)
 def list_profiles(
     store: StoreDep,
     name: DeviceName,
@@ -182,8 +186,8 @@ def list_profiles(
 
 
 @router.post(
-    "/devices/{name}/profiles", response_model=ProfileSummary, status_code=201,
-    responses={**UNKNOWN_DEVICE, 413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
+    "/devices/{name}/profiles", response_model=ProfileSummary, status_code=201, operation_id="uploadProfile",
+    responses={**UNKNOWN_DEVICE, **TOO_LARGE},
     openapi_extra={"requestBody": _profile_body()},
 )
 async def upload_profile(name: DeviceName, request: Request, store: StoreDep) -> dict:
@@ -219,11 +223,10 @@ CONTENT_TYPES = ("application/json", "text/csv")
 
 
 def _measurements_body() -> dict:
-    schema = MeasurementsIn.model_json_schema()
-    schema = _inline_refs(schema, schema.pop("$defs", {}))
+    name, _ = _component(MeasurementsIn)
     csv = "arch,ms\n" + "".join(f"{arch},{ms}\n" for arch, ms in EXAMPLE_ARCHS.items())
     return {"required": True, "content": {
-        "application/json": {"schema": schema, "example": {
+        "application/json": {"schema": {"$ref": REF + name}, "example": {
             "space": "nasbench201", "runtime": "tflite", "hardware": "Pixel 7, Tensor G2, big cores",
             "measurements": [{"arch": arch, "ms": ms} for arch, ms in EXAMPLE_ARCHS.items()]}},
         "text/csv": {"schema": {"type": "string", "description": (
@@ -233,9 +236,8 @@ def _measurements_body() -> dict:
 
 
 @router.post(
-    "/devices/{name}/measurements", response_model=FittedProfileOut, status_code=201,
-    responses={409: errors.error("a shipped device: its profiles ship with the service"),
-               413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES"),
+    "/devices/{name}/measurements", response_model=FittedProfileOut, status_code=201, operation_id="fitMeasurements",
+    responses={409: errors.error("a shipped device: its profiles ship with the service"), **TOO_LARGE,
                415: errors.error("the body is neither application/json nor text/csv")},
     openapi_extra={"requestBody": _measurements_body()},
 )

@@ -10,7 +10,7 @@ from nas.storage.here import default_latency
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, operation_id="getHealth")
 def health(request: Request, store: StoreDep) -> Health:
     """Liveness of the service, the database and the Ray it uses."""
     dispatcher = getattr(request.app.state, "dispatcher", None)

@@ -6,7 +6,7 @@ from api.schemas import ProxyInfo
 router = APIRouter(tags=["proxies"])
 
 
-@router.get("/proxies", response_model=list[ProxyInfo])
+@router.get("/proxies", response_model=list[ProxyInfo], operation_id="listProxies")
 def list_proxies() -> list[dict]:
     """The zero-cost proxies and what each needs (labels, real data, which shared pass it reads)."""
     return [nas.proxies.get(name).describe() for name in nas.proxies.names()]

@@ -7,20 +7,23 @@ runs it through ``nas.search.service.run``.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from api import errors
 from api.deps import StoreDep
-from api.schemas import CandidateOut, CandidatePage, SearchOut, SearchPlot
+from api.schemas import (
+    CandidateOut,
+    CandidatePage,
+    CandidateSort,
+    SearchOut,
+    SearchPlot,
+    SearchStatus,
+)
 from nas.errors import known_space
 from nas.proxies import FLOOR
 from nas.search import service
 from nas.search.request import SearchRequest
 from nas.storage import (
-    SEARCH_STATUSES,
-    SORTS,
     CandidatePoint,
     CandidateRecord,
     InvalidTransition,
@@ -34,8 +37,7 @@ router = APIRouter(tags=["searches"])
 
 UNKNOWN_SEARCH = {404: errors.error("no search with that id")}
 MAX_OFFSET = 2**31 - 1
-Status = Literal[SEARCH_STATUSES]  # type: ignore[valid-type]
-Sort = Literal[tuple(SORTS)]  # type: ignore[valid-type]
+TOO_LARGE = {413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")}
 
 
 def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | None = None) -> dict:
@@ -52,17 +54,15 @@ def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | Non
         "progress": record.evaluated / record.budget if record.budget else 0.0,
         "hypervolume": record.hypervolume, "history": record.history,
         "front_size": summary.front_size, "best_score": summary.best_score, "request": record.request, "error": record.error,
-        "created_at": record.created_at.isoformat(),
-        "started_at": record.started_at.isoformat() if record.started_at else None,
-        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "created_at": record.created_at, "started_at": record.started_at, "finished_at": record.finished_at,
     }
 
 
 def _candidate_out(c: CandidateRecord) -> dict:
     return {"id": c.id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
             "latency_ms": c.latency_ms, "params": c.params, "macs": c.macs, "flops": c.macs, "feasible": c.feasible,
-            "is_pareto": c.is_pareto, "created_at": c.created_at.isoformat(),
-            "links": {form: f"/api/v1/candidates/{c.id}/model?format={form}" for form in ("onnx", "json")}}
+            "is_pareto": c.is_pareto, "created_at": c.created_at,
+            "links": {"onnx": f"/api/v1/candidates/{c.id}/model.onnx", "json": f"/api/v1/candidates/{c.id}/architecture"}}
 
 
 def _get(store: Store, search_id: int) -> SearchRecord:
@@ -72,22 +72,29 @@ def _get(store: Store, search_id: int) -> SearchRecord:
         raise HTTPException(status_code=404, detail=str(error)) from None
 
 
-@router.post("/searches", response_model=SearchOut, status_code=202,
-             responses={413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")})
+@router.post("/searches", response_model=SearchOut, status_code=202, operation_id="submitSearch",
+             responses={**TOO_LARGE, 429: errors.error("as many searches wait as NAS_MAX_QUEUED_SEARCHES allows")})
 def submit_search(body: SearchRequest, request: Request, store: StoreDep) -> dict:
     """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
-    (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued."""
-    record = service.submit(store, body)
+    (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued.
+    A budget over ``NAS_MAX_BUDGET`` or a proxy batch over what one evaluation may hold is a 422; a
+    full queue, a 429 (retry after the seconds it says)."""
+    settings = request.app.state.settings
+    limits = service.Limits(max_budget=settings.max_budget, max_queued=settings.max_queued_searches)
+    try:
+        record = service.submit(store, body, limits=limits)
+    except service.QueueFull as error:
+        raise HTTPException(status_code=429, detail=str(error), headers={"Retry-After": "30"}) from None
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.wake()
     return _search_out(store, record)
 
 
-@router.get("/searches", response_model=list[SearchOut])
+@router.get("/searches", response_model=list[SearchOut], operation_id="listSearches")
 def list_searches(
     store: StoreDep,
-    status: Status | None = Query(None, description="only searches with this status"),
+    status: SearchStatus | None = Query(None, description="only searches with this status"),
     space: str | None = Query(None, description="only searches of this space (GET /spaces)"),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
@@ -95,22 +102,22 @@ def list_searches(
     """Searches, newest first."""
     if space is not None:
         known_space(space, where="query")
-    page = store.searches.list(status=status, space=space, limit=limit, offset=offset)
+    page = store.searches.list(status=status and status.value, space=space, limit=limit, offset=offset)
     summaries = store.searches.summaries([r.id for r in page])
     return [_search_out(store, r, summaries.get(r.id)) for r in page]
 
 
-@router.get("/searches/{search_id}", response_model=SearchOut, responses=UNKNOWN_SEARCH)
+@router.get("/searches/{search_id}", response_model=SearchOut, operation_id="getSearch", responses=UNKNOWN_SEARCH)
 def get_search(search_id: int, store: StoreDep) -> dict:
     """Status and progress: evaluated / budget, hypervolume after every batch, the front's size."""
     return _search_out(store, _get(store, search_id))
 
 
-@router.post("/searches/{search_id}/cancel", response_model=SearchOut,
-             responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished")})
+@router.post("/searches/{search_id}/cancel", response_model=SearchOut, operation_id="cancelSearch",
+             responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished"), **TOO_LARGE})
 def cancel_search(search_id: int, store: StoreDep) -> dict:
-    """Cancel a queued or running search; a running one stops after its current batch and keeps
-    what it found."""
+    """Cancel a queued or running search. It is final: a running one's evaluations under way are
+    stopped, nothing more is stored after this answer, and what it had stored stays."""
     record = _get(store, search_id)
     try:
         record = store.searches.update(search_id, status="cancelled")
@@ -119,23 +126,25 @@ def cancel_search(search_id: int, store: StoreDep) -> dict:
     return _search_out(store, record)
 
 
-@router.get("/searches/{search_id}/candidates", response_model=CandidatePage, responses=UNKNOWN_SEARCH)
+@router.get("/searches/{search_id}/candidates", response_model=CandidatePage, operation_id="listCandidates",
+            responses=UNKNOWN_SEARCH)
 def list_candidates(
     store: StoreDep,
     search_id: int,
-    sort: Sort = Query("score", description="the column to sort by (created: evaluation order)"),
+    sort: CandidateSort = Query(CandidateSort.score, description="the column to sort by (created: evaluation order)"),
     descending: bool = True,
     limit: int = Query(100, ge=1, le=10_000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict:
     """The search's candidates, a page at a time, sorted."""
     _get(store, search_id)
-    items = store.candidates.list(search_id, sort=sort, descending=descending, limit=limit, offset=offset)
+    items = store.candidates.list(search_id, sort=sort.value, descending=descending, limit=limit, offset=offset)
     return {"total": store.candidates.count(search_id), "limit": limit, "offset": offset,
             "items": [_candidate_out(c) for c in items]}
 
 
-@router.get("/searches/{search_id}/plot", response_model=SearchPlot, responses=UNKNOWN_SEARCH)
+@router.get("/searches/{search_id}/plot", response_model=SearchPlot, operation_id="getSearchPlot",
+            responses=UNKNOWN_SEARCH)
 def search_plot(
     store: StoreDep,
     search_id: int,
@@ -155,7 +164,8 @@ def search_plot(
             "total": total, "sampled": len(sample)}
 
 
-@router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], responses=UNKNOWN_SEARCH)
+@router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], operation_id="getParetoFront",
+            responses=UNKNOWN_SEARCH)
 def pareto_front(search_id: int, store: StoreDep) -> list[dict]:
     """The front: feasible non-dominated candidates, fastest first."""
     _get(store, search_id)

@@ -16,7 +16,7 @@ def _describe(name: str) -> dict:
     return searchspaces.get(name).describe()
 
 
-@router.get("/spaces", response_model=list[SpaceSummary])
+@router.get("/spaces", response_model=list[SpaceSummary], operation_id="listSpaces")
 def list_spaces() -> list[dict]:
     """The search spaces, their sizes and resolutions."""
     return [_describe(name) for name in searchspaces.names()]
@@ -25,7 +25,7 @@ def list_spaces() -> list[dict]:
 SpaceName = Annotated[str, Path(description="the space's name (GET /spaces)", examples=["mobilenetv3"])]
 
 
-@router.get("/spaces/{space}", response_model=SpaceDetail,
+@router.get("/spaces/{space}", response_model=SpaceDetail, operation_id="getSpace",
             responses={404: errors.error("no search space of that name")})
 def get_space(space: SpaceName) -> dict:
     """One search space with its choices and an example architecture string."""

@@ -106,7 +106,9 @@ def local_evaluator(workers: int):
 
     if workers < 1:
         raise InvalidField("workers", f"must be at least 1, got {workers}")
-    return lambda space, proxy, data, profile: LocalEvaluator(space, proxy, data, profile, workers=workers, threads=1)
+    # Ctrl-C is the CLI's cancel: should_stop is never set here.
+    return lambda space, proxy, data, profile, should_stop: LocalEvaluator(space, proxy, data, profile,
+                                                                          workers=workers, threads=1)
 
 
 @contextmanager

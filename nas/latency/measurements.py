@@ -150,7 +150,10 @@ def check_measurements(
     problems: list[Problem] = []
     times: dict[str, list[float]] = {}
     first: dict[str, tuple[str, float]] = {}  # canonical arch -> the row's name and time it was first seen with
-    for label, arch, ms in rows:
+    for count, (label, arch, ms) in enumerate(rows):
+        if count == MAX_ROWS:
+            problems.append(Problem(field, f"more than {MAX_ROWS:,} measured networks; a kit has tens", ""))
+            break
         at, named = _row_at(label, field)
         name = _row_name(named, arch)
         canonical = _canonical(space, arch, at, name, problems)

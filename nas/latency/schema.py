@@ -30,11 +30,20 @@ from pydantic import (
 
 import searchspaces
 from nas.errors import InvalidField, Problem
+from nas.latency.measurements import MAX_ARCH_CHARS, MAX_ROWS
 
 SCHEMA_VERSION = 4  # 4 added fit and calibration.structure, 3 speed_check, 2 calibration.kind_scales; older are read
 STATISTICS = ("p50", "mean", "min")
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MAX_LISTED = 10  # keys named in one problem before "... and N more"
+# Bounds on what a profile may hold, each far above what a real one needs: the spaces are ImageNet-sized
+# at most (1,000 classes), the largest table has 614 block keys (mobilenetv3 at its 7 resolutions), a
+# profile measures 30 + 30 networks and a fitted one holds its measurements (nas.latency.measurements).
+MAX_NUM_CLASSES = 100_000
+MAX_ENTRIES = 10_000
+MAX_RESOLUTIONS = 64
+MAX_NETWORKS = MAX_ROWS
+MAX_FEATURES = 100  # calibration.kind_scales and calibration.structure
 
 # Unknown fields are refused, and numbers must be JSON numbers of the right kind: lax pydantic would
 # read true as 1 and "1.5" as 1.5, which is a mistake in a measured file, never a value.
@@ -122,7 +131,7 @@ class NetworkPoint(BaseModel):
     """A whole network measured end to end, with what the table predicted for it."""
 
     model_config = _STRICT
-    arch: Text
+    arch: Text = Field(max_length=MAX_ARCH_CHARS)
     measured_ms: StrictFloat = NonNegative
     predicted_ms: StrictFloat = NonNegative
 
@@ -142,9 +151,9 @@ class Calibration(BaseModel):
     b: StrictFloat
     fit_on: StrictInt = NonNegative
     method: Text = "least relative squares"
-    kind_scales: Optional[dict[str, Annotated[StrictFloat, Field(gt=0)]]] = None
-    structure: Optional[dict[str, StrictFloat]] = None
-    networks: list[NetworkPoint] = []
+    kind_scales: Optional[dict[str, Annotated[StrictFloat, Field(gt=0)]]] = Field(default=None, max_length=MAX_FEATURES)
+    structure: Optional[dict[str, StrictFloat]] = Field(default=None, max_length=MAX_FEATURES)
+    networks: list[NetworkPoint] = Field(default=[], max_length=MAX_NETWORKS)
 
 
 class Validation(BaseModel):
@@ -162,7 +171,7 @@ class Validation(BaseModel):
     within_10pct: Optional[StrictFloat] = Field(default=None, ge=0, le=1)
     spearman: Optional[StrictFloat] = Field(default=None, ge=-1, le=1)
     max_ape: Optional[StrictFloat] = Field(default=None, ge=0)
-    networks: list[NetworkPoint] = []
+    networks: list[NetworkPoint] = Field(default=[], max_length=MAX_NETWORKS)
 
 
 class SpeedCheck(BaseModel):
@@ -203,9 +212,9 @@ class Profile(BaseModel):
     device: DeviceInfo
     measurement: MeasurementInfo
     search_space: str
-    resolutions: list[StrictInt] = Field(min_length=1)
-    num_classes: StrictInt = Field(ge=1)
-    entries: dict[str, Entry]
+    resolutions: list[StrictInt] = Field(min_length=1, max_length=MAX_RESOLUTIONS)
+    num_classes: StrictInt = Field(ge=1, le=MAX_NUM_CLASSES)
+    entries: dict[str, Entry] = Field(max_length=MAX_ENTRIES)
     overhead_ms: StrictFloat = NonNegative
     calibration: Calibration
     validation: Validation
@@ -239,7 +248,7 @@ def validate_profile(data: Any, source: str = "latency profile") -> Profile:
     if isinstance(data, (str, bytes, bytearray)):
         try:
             data = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except ValueError as error:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
             raise ProfileError.of(Problem("", f"not JSON: {error}"), source=source) from None
         except RecursionError:  # json's parser recurses once per level of [ or {
             raise ProfileError.of(Problem("", "not JSON: nested too deeply to read"), source=source) from None
@@ -312,7 +321,7 @@ def _semantic_problems(data: dict[str, Any]) -> list[Problem]:
         return [Problem("resolutions", f"{bad} not in space {name!r} (choose from {list(space.resolutions)})")]
     classes = data.get("num_classes")
     entries = data.get("entries")
-    if type(classes) is not int or classes < 1 or not isinstance(entries, dict):
+    if type(classes) is not int or not 1 <= classes <= MAX_NUM_CLASSES or not isinstance(entries, dict):
         return problems
     expected = space.all_blocks(tuple(resolutions), classes)
     missing = sorted(expected - entries.keys())

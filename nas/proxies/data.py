@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nas.datasets.calibration import CalibrationSet
+from nas.datasets.calibration import CalibrationSet, channel_statistics
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -68,21 +68,23 @@ def calibration_data(dataset: CalibrationSet, name: str, batch_size: int, resolu
                      seed: int = 0) -> ProxyData:
     """A seeded draw of ``batch_size`` images of an uploaded dataset, at ``resolution``.
 
-    ``uint8`` images are normalised with the dataset's own channel statistics; float images were
-    normalised by their owner and are only resized.
+    ``uint8`` images are normalised with the dataset's own channel statistics (computed once when it
+    was read); float images were normalised by their owner and are only resized. Only the drawn
+    images are copied and made float32: memory grows with the batch, not with the dataset.
     """
     _check(batch_size, resolution)
     if batch_size > dataset.size:
         raise ValueError(f"batch_size: dataset {name!r} holds {dataset.size} images, asked {batch_size}")
     order = np.sort(np.random.default_rng(seed).permutation(dataset.size)[:batch_size])
-    images = dataset.images[order]
+    images = np.empty((batch_size, *dataset.images.shape[1:]), dataset.images.dtype)  # the batch only, NCHW
+    for row, index in enumerate(order):  # one image at a time: dataset.images may be a channels-last view
+        images[row] = dataset.images[index]
     if images.dtype == np.uint8:
-        scaled = dataset.images.astype(np.float64) / 255.0
-        mean = tuple(scaled.mean(axis=(0, 2, 3)))
-        std = tuple(np.maximum(scaled.std(axis=(0, 2, 3)), 1e-3))
+        mean, std = ((dataset.mean, dataset.std) if dataset.mean is not None and dataset.std is not None
+                     else channel_statistics(dataset.images))
         inputs = normalise(images, resolution, mean, std)
     else:
-        inputs = resize_to(torch.from_numpy(np.ascontiguousarray(images)), resolution)
+        inputs = resize_to(torch.from_numpy(images).float(), resolution)
     return ProxyData(inputs, torch.from_numpy(dataset.labels[order]).long(), name)
 
 

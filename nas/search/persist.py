@@ -17,7 +17,7 @@ from nas.errors import InvalidField
 from nas.evaluate import BUILT_IN_DATA, Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
 from nas.proxies import ProxyData
-from nas.search.runner import Evaluator, Search
+from nas.search.runner import Evaluator, Search, Stopped
 from nas.storage import NotFound, Store
 
 
@@ -89,15 +89,17 @@ class Recorder:
         self.written = 0
 
     def __call__(self, search: Search) -> None:
+        """Store what ``search`` found since the last call, in one transaction; ``Stopped`` when the
+        search is no longer running (cancelled meanwhile), and then nothing of it is stored."""
         new = search.candidates[self.written:]
-        if new:
-            self.store.candidates.add(self.search_id, [c.row() for c in new])
-            self.written = len(search.candidates)
+        rows = [c.row() for c in new]
         if search.evaluated < self.resume_from and not search.done:
-            return
-        self.store.candidates.set_pareto(self.search_id, [c.metrics.arch_hash for c in search.front()])
-        progress = search.progress()
-        self.store.searches.update(
-            self.search_id, evaluated=search.evaluated, hypervolume=progress.hypervolume,
-            history=[list(point) for point in search.history],
-        )
+            stored = self.store.searches.record(self.search_id, rows)
+        else:
+            stored = self.store.searches.record(
+                self.search_id, rows, [c.metrics.arch_hash for c in search.front()],
+                evaluated=search.evaluated, hypervolume=search.progress().hypervolume,
+                history=[list(point) for point in search.history])
+        if not stored:
+            raise Stopped(f"search {self.search_id} is no longer running")
+        self.written = len(search.candidates)

@@ -24,11 +24,12 @@ from nas.errors import InvalidField, from_validation
 from nas.evaluate import BUILT_IN_DATA, DEFAULT_PROXY, ProxyConfig
 from nas.latency import DEFAULT_DEVICE, default_device
 from nas.latency.schema import DEVICE_NAME_PATTERN
+from nas.search import costs
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
 from nas.search.strategies import STRATEGIES
+from nas.settings import MAX_BUDGET
 
-MAX_BUDGET = 100_000
 # Names before multiply-adds were called macs, still accepted in requests for one API version.
 RENAMED = {"flops": "macs"}
 
@@ -120,8 +121,9 @@ class SearchRequest(BaseModel):
         proxies = tuple(self.ensemble) if self.ensemble else (self.proxy or DEFAULT_PROXY,)
         proxy = ProxyConfig(
             proxies=proxies, ensemble=bool(self.ensemble), data=self.data, seed=self.seed,
-            batch_size=self.proxy_batch or nas.proxies.DEFAULT_BATCH.get(self.space, 64),
+            batch_size=self.proxy_batch or costs.default_batch(self.space, proxies),
         )
+        costs.check(self.space, proxy)
         return SearchConfig(
             self.space, strategy=self.strategy, budget=self.budget, seed=self.seed, batch_size=self.batch_size,
             constraints=Constraints(latency_ms=self.latency_max_ms, params=self.params_max, macs=self.macs_max),

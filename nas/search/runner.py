@@ -34,6 +34,11 @@ MAX_IDLE_ROUNDS = 50
 Evaluator = Callable[[list[Any]], list[Metrics]]
 
 
+class Stopped(Exception):
+    """A search stopped in the middle of a batch (a cancel, or the service going down): the batch's
+    evaluations were abandoned and nothing of it is kept."""
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     space: str

@@ -5,7 +5,8 @@ missing, which evaluator runs the candidates, when to stop, what to show after e
 
 ``run``: request -> config -> profile -> stored dataset -> data -> evaluator (behind the store's
 caches) -> ``Search.run`` with the recorder after every batch -> the final status. A search is
-never left ``running``: it ends succeeded, cancelled (Ctrl-C, or a cancel read between batches),
+never left ``running``: it ends succeeded, cancelled (Ctrl-C, or a cancel: from the moment it is
+answered, nothing more of the search is stored),
 failed (naming why, keeping what it found), or back in the queue when the service stops under it.
 """
 
@@ -24,16 +25,19 @@ from nas.latency.shipped import reference_table
 from nas.proxies import ProxyData
 from nas.search.persist import Recorder, stored_dataset, stored_evaluator
 from nas.search.request import SearchRequest, parse_request
-from nas.search.runner import Evaluator, Search
+from nas.search.runner import Evaluator, Search, Stopped
+from nas.settings import MAX_BUDGET
 from nas.storage import InvalidTransition, NotFound, ProfileRecord, SearchRecord, Store
 from nas.storage.here import ensure_local_device
 
 
 class Backend(Protocol):
-    """Makes the evaluator of a search's candidates (in this process, a pool, or Ray tasks)."""
+    """Makes the evaluator of a search's candidates (in this process, a pool, or Ray tasks). An
+    evaluator that can abandon a batch under way reads ``should_stop`` while it waits, and raises
+    ``Stopped`` (one that cannot finishes its batch; the cancel is then read before the next)."""
 
     def __call__(self, space: searchspaces.SearchSpace, proxy: ProxyConfig, data: ProxyData,
-                 profile: Profile) -> Evaluator: ...
+                 profile: Profile, *, should_stop: Callable[[], bool]) -> Evaluator: ...
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,33 @@ class Finished:
     trace: str | None = None  # the failure's traceback, for the service's log
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a service admits (``NAS_MAX_BUDGET``, ``NAS_MAX_QUEUED_SEARCHES``); the CLI sets none."""
+
+    max_budget: int = MAX_BUDGET
+    max_queued: int | None = None
+
+
+class QueueFull(Exception):
+    """As many searches wait as the service allows: retry once some have started (a 429)."""
+
+
 def submit(store: Store, request: SearchRequest,
-           calibrate: Callable[[str], ProfileRecord] | None = None) -> SearchRecord:
-    """Check ``request`` against the store and queue it; ``InvalidField`` naming what is wrong.
+           calibrate: Callable[[str], ProfileRecord] | None = None, limits: Limits = Limits()) -> SearchRecord:
+    """Check ``request`` against the store and queue it; ``InvalidField`` naming what is wrong,
+    ``QueueFull`` when the queue is at ``limits.max_queued``.
 
     A search on this machine's own device before its profile of the space is fitted is queued
     without a profile (the dispatcher fits it, then starts the search), unless ``calibrate(space)``
     is given to fit it now."""
+    if request.budget > limits.max_budget:
+        raise InvalidField("budget", f"at most {limits.max_budget} on this service (NAS_MAX_BUDGET), "
+                                     f"got {request.budget}")
     config = request.to_config()
+    if limits.max_queued is not None and store.searches.count("queued") >= limits.max_queued:
+        raise QueueFull(f"queue: {limits.max_queued} searches wait already, the most this service lets "
+                        "wait (NAS_MAX_QUEUED_SEARCHES); retry once some have started")
     profile = _profile(store, request, calibrate)
     num_classes = store.profiles.load(profile.id).num_classes if profile else reference_table(request.space).num_classes
     stored_dataset(store, config.proxy, num_classes, load=False)
@@ -94,7 +117,7 @@ def run(store: Store, record: SearchRecord, backend: Backend, *,
         profile = store.profiles.load(record.profile_id)
         uploaded = stored_dataset(store, config.proxy, profile.num_classes)
         data = load_data(config.proxy, space, profile.num_classes, uploaded)
-        evaluator = backend(space, config.proxy, data, profile)
+        evaluator = backend(space, config.proxy, data, profile, should_stop=should_stop or (lambda: False))
         cached = stored_evaluator(store, space, config.proxy, data, profile, record.profile_id, evaluator)
         search = Search(config)
 
@@ -110,6 +133,8 @@ def run(store: Store, record: SearchRecord, backend: Backend, *,
     except KeyboardInterrupt:
         _record_last(recorder, search)
         return Finished(finish(store, record.id, "cancelled"), search)
+    except Stopped:  # a cancel (then the batch under way is dropped) or the service going down
+        return Finished(finish(store, record.id, "queued" if stopping() else "cancelled"), search)
     except Exception as error:  # the search failed: say why, keep what it found
         _record_last(recorder, search)
         message = f"{type(error).__name__}: {error}"

@@ -35,33 +35,16 @@ class CandidateRepository:
 
         Returns how many were new.
         """
-        values = [convert.candidate_row(row, f"rows[{i}]") for i, row in enumerate(rows)]
+        values = checked_rows(rows)
         with self._sessions.begin() as session:
             lookups.search(session, search_id)
-            seen = set(lookups.existing(session, Candidate.arch_hash, [v["arch_hash"] for v in values],
-                                        Candidate.search_id == search_id))
-            new = []
-            for value in values:
-                if value["arch_hash"] not in seen:
-                    seen.add(value["arch_hash"])
-                    new.append({**value, "search_id": search_id, "is_pareto": False, "created_at": utcnow()})
-            convert.insert_ignoring(session, Candidate, new, ["search_id", "arch_hash"])
-            return len(new)
+            return insert_new(session, search_id, values)
 
     def set_pareto(self, search_id: int, arch_hashes: Iterable[str]) -> None:
         """Mark exactly ``arch_hashes`` as the search's Pareto front."""
-        front = set(arch_hashes)
-        mine = Candidate.search_id == search_id
         with self._sessions.begin() as session:
             lookups.search(session, search_id)
-            known = set(lookups.existing(session, Candidate.arch_hash, front, mine))
-            if front - known:
-                raise NotFound(f"search {search_id} has no candidates with arch_hash "
-                               f"{convert.listing(sorted(front - known))}")
-            session.execute(update(Candidate).where(mine).values(is_pareto=False))
-            for chunk in convert.chunks(sorted(front), lookups.CHUNK):
-                session.execute(update(Candidate).where(mine, Candidate.arch_hash.in_(chunk))
-                                .values(is_pareto=True))
+            mark_front(session, search_id, arch_hashes)
 
     def list(self, search_id: int, *, pareto_only: bool = False, sort: str = "score",
              descending: bool = True, limit: int = 100, offset: int = 0) -> list[CandidateRecord]:
@@ -121,3 +104,33 @@ class CandidateRepository:
             if found is None:
                 raise NotFound(f"no candidate with id {candidate_id}")
             return convert.candidate(found)
+
+
+def checked_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [convert.candidate_row(row, f"rows[{i}]") for i, row in enumerate(rows)]
+
+
+def insert_new(session: Session, search_id: int, values: list[dict[str, Any]]) -> int:
+    """Insert the checked ``values`` whose arch hash the search does not have yet; how many were new."""
+    seen = set(lookups.existing(session, Candidate.arch_hash, [v["arch_hash"] for v in values],
+                                Candidate.search_id == search_id))
+    new = []
+    for value in values:
+        if value["arch_hash"] not in seen:
+            seen.add(value["arch_hash"])
+            new.append({**value, "search_id": search_id, "is_pareto": False, "created_at": utcnow()})
+    convert.insert_ignoring(session, Candidate, new, ["search_id", "arch_hash"])
+    return len(new)
+
+
+def mark_front(session: Session, search_id: int, arch_hashes: Iterable[str]) -> None:
+    """Mark exactly ``arch_hashes`` as the search's front; ``NotFound`` naming any it does not have."""
+    front = set(arch_hashes)
+    mine = Candidate.search_id == search_id
+    known = set(lookups.existing(session, Candidate.arch_hash, front, mine))
+    if front - known:
+        raise NotFound(f"search {search_id} has no candidates with arch_hash "
+                       f"{convert.listing(sorted(front - known))}")
+    session.execute(update(Candidate).where(mine).values(is_pareto=False))
+    for chunk in convert.chunks(sorted(front), lookups.CHUNK):
+        session.execute(update(Candidate).where(mine, Candidate.arch_hash.in_(chunk)).values(is_pareto=True))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,14 @@ def device(session: Session, name: str) -> Device:
 
 
 def search(session: Session, search_id: int, lock: bool = False) -> Search:
+    """The search row; with ``lock``, no other transaction changes it until this one ends, and what is
+    read is its latest committed state (a status check then holds until the commit)."""
     if not is_id(search_id):
         raise NotFound(f"no search with id {search_id}")
+    if lock and session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks, and Python's driver begins a transaction at the first write: write
+        # first (changing nothing), so the database's write lock is held before the row is read.
+        session.execute(update(Search).where(Search.id == search_id).values(id=Search.id))
     # FOR UPDATE OF searches: lock the search row only, not its device.
     found = session.get(Search, search_id, with_for_update={"of": Search} if lock else None)
     if found is None:

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.errors import InvalidField
-from nas.storage import convert, lookups
+from nas.storage import candidates, convert, lookups
 from nas.storage.models import NAME, Candidate, LatencyProfile, Search, utcnow
 from nas.storage.records import (
     FINAL_STATUSES,
@@ -80,6 +80,12 @@ class SearchRepository:
         with self._sessions.begin() as session:
             return convert.search(lookups.search(session, search_id))
 
+    def count(self, status: str) -> int:
+        """How many searches have ``status`` (the queue's length: ``count("queued")``)."""
+        query = select(func.count()).select_from(Search).where(Search.status == check_status(status))
+        with self._sessions.begin() as session:
+            return session.scalar(query) or 0
+
     def list(self, status: str | None = None, space: str | None = None, limit: int = 100,
              offset: int = 0) -> list[SearchRecord]:
         """Newest first."""
@@ -102,24 +108,35 @@ class SearchRepository:
         change. ``started_at`` is the first start: a resumed search keeps it."""
         if status is not None:
             check_status(status)
-        if evaluated is not None and (isinstance(evaluated, bool) or not isinstance(evaluated, int) or evaluated < 0):
-            raise ValueError(f"evaluated: must be a non-negative integer, got {evaluated!r}")
-        hypervolume = None if hypervolume is None else finite(hypervolume, "hypervolume")
-        pairs = None if history is None else convert.history(history)
+        progress = _progress(evaluated, hypervolume, history)
         with self._sessions.begin() as session:
             search = lookups.search(session, search_id, lock=True)
             if status is not None and status != search.status:
                 _move(search, status)
-            if evaluated is not None:
-                search.evaluated = evaluated
-            if hypervolume is not None:
-                search.hypervolume = hypervolume
-            if pairs is not None:
-                search.history = pairs
+            _apply(search, progress)
             if error is not None:
                 search.error = error
             session.flush()
             return convert.search(search)
+
+    def record(self, search_id: int, rows: Sequence[dict[str, Any]], front: Iterable[str] | None = None, *,
+               evaluated: int | None = None, hypervolume: float | None = None,
+               history: Sequence[Sequence[float]] | None = None) -> bool:
+        """Store a running search's batch in one transaction: its new candidates (``rows``), its front
+        (arch hashes; None: as it was) and its progress. Only while the search is ``running``: once a cancel (or any
+        other status change) is committed, nothing more is stored and the answer is False, so the
+        counts a cancel answered stay true."""
+        values = candidates.checked_rows(rows)
+        progress = _progress(evaluated, hypervolume, history)
+        with self._sessions.begin() as session:
+            search = lookups.search(session, search_id, lock=True)
+            if search.status != "running":
+                return False
+            candidates.insert_new(session, search_id, values)
+            if front is not None:
+                candidates.mark_front(session, search_id, front)
+            _apply(search, progress)
+            return True
 
     def summaries(self, search_ids: Iterable[int]) -> dict[int, SearchSummary]:
         """Each search's front size and best front score, by search id, in one grouped query (per
@@ -139,6 +156,21 @@ class SearchRepository:
                 found.update({search_id: SearchSummary(search_id, size, best)
                               for search_id, size, best in session.execute(query)})
         return found
+
+
+def _progress(evaluated: int | None, hypervolume: float | None,
+              history: Sequence[Sequence[float]] | None) -> dict[str, Any]:
+    """The progress fields given, checked: evaluated count, hypervolume, history pairs."""
+    if evaluated is not None and (isinstance(evaluated, bool) or not isinstance(evaluated, int) or evaluated < 0):
+        raise ValueError(f"evaluated: must be a non-negative integer, got {evaluated!r}")
+    changes = {"evaluated": evaluated, "hypervolume": None if hypervolume is None else finite(hypervolume, "hypervolume"),
+               "history": None if history is None else convert.history(history)}
+    return {field: value for field, value in changes.items() if value is not None}
+
+
+def _apply(search: Search, progress: dict[str, Any]) -> None:
+    for field, value in progress.items():
+        setattr(search, field, value)
 
 
 def _move(search: Search, status: str) -> None:

@@ -36,7 +36,7 @@ def test_spaces_lists_every_registered_space_with_its_size(client):
     body = {row["name"]: row for row in response.json()}
     assert sorted(body) == searchspaces.names()
     for name, row in body.items():
-        assert row["size"] == searchspaces.get(name).size()
+        assert row["size"] == str(searchspaces.get(name).size())  # a string: it may pass 2**53
         assert row["num_block_keys"] == len(searchspaces.get(name).all_blocks())
 
 

@@ -1,4 +1,5 @@
-"""Export of a stored candidate over REST (``GET /candidates/{id}/model``) and with ``nas export``,
+"""Export of a stored candidate over REST (``GET /candidates/{id}/model.onnx`` and ``/architecture``; the
+deprecated ``/model?format=``) and with ``nas export``,
 on SQLite and PostgreSQL; candidates are stored directly through the Store (no Ray)."""
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def run_onnx(content: bytes, batch: int = 1) -> tuple[np.ndarray, np.ndarray]:
 def test_onnx_of_a_stored_candidate_runs_with_the_weights_its_search_scored(client):
     search_id, candidates = store_search(client.app.state.store, seed=4)
     candidate = candidates[1]
-    response = client.get(f"/api/v1/candidates/{candidate.id}/model")  # onnx is the default
+    response = client.get(f"/api/v1/candidates/{candidate.id}/model.onnx")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/octet-stream"
     assert (f'filename="candidate-{candidate.id}-{SPACE}-{candidate.arch_hash}.onnx"'
@@ -82,7 +83,7 @@ def test_onnx_of_a_stored_candidate_runs_with_the_weights_its_search_scored(clie
 def test_json_of_a_stored_candidate_lists_its_layers(client):
     search_id, candidates = store_search(client.app.state.store)
     candidate = candidates[0]
-    response = client.get(f"/api/v1/candidates/{candidate.id}/model", params={"format": "json"})
+    response = client.get(f"/api/v1/candidates/{candidate.id}/architecture")
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["candidate_id"], body["search_id"]) == (candidate.id, search_id)
@@ -99,16 +100,17 @@ def test_the_class_count_is_the_search_profiles(client):
     store.devices.add("seven-cpu")
     store.profiles.add("seven-cpu", seven_class_profile())
     _, candidates = store_search(store, device="seven-cpu")
-    base = f"/api/v1/candidates/{candidates[0].id}/model"
-    assert client.get(base, params={"format": "json"}).json()["num_classes"] == 7
-    assert run_onnx(client.get(base).content)[0].shape == (1, 7)
+    base = f"/api/v1/candidates/{candidates[0].id}"
+    assert client.get(f"{base}/architecture").json()["num_classes"] == 7
+    assert run_onnx(client.get(f"{base}/model.onnx").content)[0].shape == (1, 7)
 
 
 @pytest.mark.parametrize("candidate_id", [999, 2**63])  # past the id column's range too: a 404, not a 500
 def test_an_unknown_candidate_is_404_naming_it(client, candidate_id):
-    for params in ({}, {"format": "json"}):
-        response = client.get(f"/api/v1/candidates/{candidate_id}/model", params=params)
+    for path, params in (("model.onnx", {}), ("architecture", {}), ("model", {}), ("model", {"format": "json"})):
+        response = client.get(f"/api/v1/candidates/{candidate_id}/{path}", params=params)
         assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
         assert response.json()["detail"] == f"candidate_id: no candidate with id {candidate_id}"
 
 
@@ -120,12 +122,26 @@ def test_an_unknown_format_is_422_naming_the_field(client):
     assert "onnx" in response.text and "json" in response.text
 
 
-def test_openapi_documents_both_formats(client):
-    operation = client.get("/openapi.json").json()["paths"]["/api/v1/candidates/{candidate_id}/model"]["get"]
-    content = operation["responses"]["200"]["content"]
-    assert {"application/json", "application/octet-stream"} <= set(content)
+def test_the_deprecated_route_still_serves_both_formats(client):
+    candidate = store_search(client.app.state.store)[1][0]
+    old, new = f"/api/v1/candidates/{candidate.id}/model", f"/api/v1/candidates/{candidate.id}"
+    onnx = client.get(old)  # onnx is the default
+    assert onnx.headers["content-type"] == "application/octet-stream" and "filename=" in onnx.headers["content-disposition"]
+    assert run_onnx(onnx.content)[0].shape == (1, 10)
+    assert client.get(old, params={"format": "json"}).json() == client.get(f"{new}/architecture").json()
+
+
+def test_openapi_documents_one_media_type_per_route_and_the_old_one_deprecated(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths["/api/v1/candidates/{candidate_id}/model.onnx"]["get"]["responses"]["200"]["content"]) == {
+        "application/octet-stream"}
+    assert set(paths["/api/v1/candidates/{candidate_id}/architecture"]["get"]["responses"]["200"]["content"]) == {
+        "application/json"}
+    operation = paths["/api/v1/candidates/{candidate_id}/model"]["get"]
+    assert operation["deprecated"] is True
+    assert {"application/json", "application/octet-stream"} <= set(operation["responses"]["200"]["content"])
     format_ = next(p for p in operation["parameters"] if p["name"] == "format")
-    assert format_["schema"]["enum"] == ["onnx", "json"] and format_["schema"]["default"] == "onnx"
+    assert format_["schema"]["$ref"] == "#/components/schemas/ModelFormat" and format_["schema"]["default"] == "onnx"
 
 
 # -- nas export ------------------------------------------------------------------------------------

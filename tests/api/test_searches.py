@@ -100,7 +100,7 @@ def test_queue_respects_the_limit_and_cancel_keeps_what_was_found(client):
     assert first["status"] == "cancelled" and first["evaluated"] >= 16
     assert client.get(f"/api/v1/searches/{ids[0]}/candidates").json()["total"] == first["evaluated"]
     assert finished[0]["started_at"] <= finished[1]["started_at"], "queued searches start in order"
-    assert time.monotonic() - cancelled_at < 60
+    assert time.monotonic() - cancelled_at < 120  # not the 2000 candidates: it stopped
     again = client.post(f"/api/v1/searches/{ids[0]}/cancel")
     assert again.status_code == 200 and again.json()["status"] == "cancelled"  # idempotent
     refused = client.post(f"/api/v1/searches/{ids[1]}/cancel")

@@ -107,3 +107,51 @@ def test_text_that_does_not_fit_its_column_is_refused(store, profile_id):
         new_search(store, profile_id, strategy="x" * 65)
     with pytest.raises(ValueError, match="hardware"):
         store.devices.add("long", hardware="h" * 201)
+
+
+def batch(start: int, n: int = 4) -> list[dict]:
+    return [{"arch": f"a{i}", "arch_hash": f"h{i:04d}", "scores": {"synflow": float(i)}, "score": float(i),
+             "latency_ms": 1.0, "params": 1, "macs": 1, "feasible": True} for i in range(start, start + n)]
+
+
+def test_a_batch_is_recorded_whole_and_only_while_running(store, profile_id):
+    search = new_search(store, profile_id)
+    assert store.searches.record(search.id, batch(0)) is False, "queued: nothing is stored"
+    store.searches.update(search.id, status="running")
+    assert store.searches.record(search.id, batch(0), ["h0003"], evaluated=4, hypervolume=0.5, history=[[4, 0.5]])
+    stored = store.searches.get(search.id)
+    assert (stored.evaluated, stored.hypervolume, stored.history) == (4, 0.5, [[4, 0.5]])
+    assert [c.arch_hash for c in store.candidates.list(search.id, pareto_only=True)] == ["h0003"]
+    with pytest.raises(NotFound, match="h9999"):  # a front naming an unknown candidate: the batch is not kept
+        store.searches.record(search.id, batch(4), ["h9999"], evaluated=8)
+    assert store.candidates.count(search.id) == 4 and store.searches.get(search.id).evaluated == 4
+    cancelled = store.searches.update(search.id, status="cancelled")
+    assert store.searches.record(search.id, batch(4), ["h0007"], evaluated=8) is False
+    assert store.candidates.count(search.id) == cancelled.evaluated == 4
+
+
+def test_a_cancel_racing_the_recorder_answers_counts_that_stay_true(store, profile_id):
+    """A worker records batches as fast as it can while a cancel comes in: whatever the interleaving,
+    the evaluated count the cancel answers is what the search keeps, candidates included."""
+    import threading
+
+    for attempt in range(6):
+        search = new_search(store, profile_id)
+        store.searches.update(search.id, status="running")
+        started = threading.Event()
+
+        def worker(search_id=search.id, started=started):
+            written = 0
+            while store.searches.record(search_id, batch(written), evaluated=written + 4):
+                written += 4
+                started.set()
+            started.set()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        started.wait(10)
+        answered = store.searches.update(search.id, status="cancelled")
+        thread.join(30)
+        assert not thread.is_alive()
+        kept = store.searches.get(search.id)
+        assert kept.evaluated == answered.evaluated == store.candidates.count(search.id) > 0, attempt

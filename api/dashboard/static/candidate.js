@@ -1,5 +1,5 @@
 // One candidate: the page holds its scores and metrics; its blocks (the latency-table keys, in
-// network order) come from GET /api/v1/candidates/{id}/model?format=json, which builds the network.
+// network order) come from GET /api/v1/candidates/{id}/architecture, which builds the network.
 "use strict";
 
 (() => {
@@ -8,7 +8,7 @@
   const status = document.getElementById("blocks-status");
 
   async function load() {
-    const result = await api(`/api/v1/candidates/${id}/model?format=json`);
+    const result = await api(`/api/v1/candidates/${id}/architecture`);
     if (!result.ok) {
       status.textContent = `Could not build the network: ${NAS.problemText(result)}`;
       status.classList.add("page-error");
