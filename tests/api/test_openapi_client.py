@@ -3,13 +3,14 @@ binary ONNX download; and a client generated with openapi-python-client running 
 -> ONNX download through the service.
 
 openapi-python-client is not in the dev extra: it pins ``httpx<0.29``, below the lock's httpx. It runs
-from a virtual environment of its own, made once under ``var/`` (ignored by git) from PyPI; the client
+from a virtual environment of its own, made once under ``~/.cache/hwnas/`` from PyPI; the client
 it writes needs only httpx, attrs and python-dateutil, which the project's environment has.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +28,9 @@ from api.main import create_app
 from nas.settings import Settings
 
 GENERATOR = "openapi-python-client==0.29.1"
-GENERATOR_ENV = Path(__file__).resolve().parents[2] / "var" / "openapi-python-client" / GENERATOR.split("==")[1]
+# Kept in the user's cache (as pip keeps its downloads), so a fresh clone does not install it again.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+GENERATOR_ENV = CACHE / "hwnas" / "openapi-python-client" / GENERATOR.split("==")[1]
 PACKAGE = "hwnas_client"
 
 OPERATIONS = {
