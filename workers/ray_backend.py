@@ -8,6 +8,8 @@ references to them and one candidate's arch string, and runs ``nas.evaluate`` wi
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any, Callable
 
 import ray
@@ -21,15 +23,35 @@ from nas.search.runner import Stopped
 
 
 def init_ray(address: str | None = None) -> dict[str, Any]:
-    """Join the cluster at ``address`` or start a local Ray with this machine's cores; what it got."""
+    """Join the cluster at ``address`` or start a local Ray with this machine's cores; what it got.
+
+    ``ray.init`` replaces the process's SIGTERM and SIGINT handlers with its own (``sys.exit`` from
+    wherever the signal lands, after native stack dumps): the ones in place before (the server's
+    graceful shutdown) are put back."""
     if not ray.is_initialized():
         options: dict[str, Any] = {"ignore_reinit_error": True, "logging_level": "WARNING",
                                    "include_dashboard": False, "log_to_driver": False}
+        handlers = _handlers()
         if address:
             ray.init(address=address, **options)
         else:
             ray.init(num_cpus=os.cpu_count() or 1, **options)
+        _restore(handlers)
     return {"address": address or "local", "cpus": ray.cluster_resources().get("CPU", 0)}
+
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _handlers() -> dict[int, Any]:
+    return {number: signal.getsignal(number) for number in SIGNALS}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    if threading.current_thread() is threading.main_thread():  # only there can handlers be set
+        for number, handler in handlers.items():
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 @ray.remote(num_cpus=1, max_retries=2)
