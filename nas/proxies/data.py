@@ -76,9 +76,7 @@ def calibration_data(dataset: CalibrationSet, name: str, batch_size: int, resolu
     if batch_size > dataset.size:
         raise ValueError(f"batch_size: dataset {name!r} holds {dataset.size} images, asked {batch_size}")
     order = np.sort(np.random.default_rng(seed).permutation(dataset.size)[:batch_size])
-    images = np.empty((batch_size, *dataset.images.shape[1:]), dataset.images.dtype)  # the batch only, NCHW
-    for row, index in enumerate(order):  # one image at a time: dataset.images may be a channels-last view
-        images[row] = dataset.images[index]
+    images = np.ascontiguousarray(dataset.images[order])  # the batch only, NCHW (a fancy index copies its rows)
     if images.dtype == np.uint8:
         mean, std = ((dataset.mean, dataset.std) if dataset.mean is not None and dataset.std is not None
                      else channel_statistics(dataset.images))

@@ -56,8 +56,9 @@ def _rewrite(table: sa.TableClause, column: str, change: Callable[[dict], dict])
         query = sa.select(table.c.id, table.c[column]).order_by(table.c.id).limit(CHUNK)
         rows = connection.execute(query if last is None else query.where(table.c.id > last)).all()
         for row_id, value in rows:
-            if isinstance(value, dict) and change(value) != value:
-                connection.execute(table.update().where(table.c.id == row_id).values({column: change(value)}))
+            changed = change(value) if isinstance(value, dict) else value
+            if changed != value:
+                connection.execute(table.update().where(table.c.id == row_id).values({column: changed}))
         if len(rows) < CHUNK:
             return
         last = rows[-1][0]
