@@ -1,5 +1,5 @@
-"""What routes depend on: the store, made once when the app starts; a route names it by type,
-``store: StoreDep``."""
+"""What routes depend on, made once when the app starts; a route names each by type:
+``store: StoreDep`` (the database), ``exports: ExportsDep`` (built exports, ``nas.export_cache``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from nas.export_cache import ExportCache
 from nas.storage import Store
 
 
@@ -15,3 +16,10 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_exports(request: Request) -> ExportCache:
+    return request.app.state.exports
+
+
+ExportsDep = Annotated[ExportCache, Depends(get_exports)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -11,6 +12,7 @@ from api import dashboard, errors
 from api.limits import BodySizeLimit
 from api.routes import candidates, datasets, devices, health, proxies, searches, spaces
 from nas import __version__
+from nas.export_cache import ExportCache
 from nas.settings import Settings, get_settings
 from nas.storage import open_store
 from nas.storage.here import ensure_local_device
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         app.state.store = open_store(app.state.settings.database_url)
         app.state.store.devices.ensure_shipped()
         ensure_local_device(app.state.store)  # this machine's own device, where its CPU has no shipped table
+        app.state.exports = exports(app.state.settings)
         app.state.ray = app.state.dispatcher = None
         dispatcher = None
         if run_searches:
@@ -59,6 +62,11 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
     errors.install(app)
     _complete_document(app, devices.BODY_SCHEMAS)
     return app
+
+
+def exports(settings: Settings) -> ExportCache:
+    return ExportCache(Path(settings.data_dir) / "exports", max_bytes=settings.export_cache_mb * 2**20,
+                       max_params=settings.max_export_params)
 
 
 def _operation_id(route: APIRoute) -> str:

@@ -24,7 +24,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from nas.search import STRATEGIES
+from nas.search import Strategy
 from nas.storage import SEARCH_STATUSES, SORTS
 
 
@@ -37,7 +37,6 @@ def _words(name: str, words, doc: str) -> type[StrEnum]:
 
 SearchStatus = _words("SearchStatus", SEARCH_STATUSES, "A search's status: queued, then running, then one of "
                       "succeeded, failed or cancelled.")
-Strategy = _words("Strategy", STRATEGIES, "The search strategy that proposes candidates.")
 CandidateSort = _words("CandidateSort", SORTS, "The column candidates are sorted by (created: evaluation order).")
 ModelFormat = _words("ModelFormat", ("onnx", "json"), "An export of a candidate: an ONNX file or a JSON architecture.")
 
@@ -312,6 +311,9 @@ class DatasetOut(BaseModel):
     sha256: str | None = Field(description="of the uploaded file")
     size_bytes: int | None
     created_at: Timestamp | None
+    channel_mean: list[float] | None = Field(None, description="uint8 images: each channel's mean in [0, 1], "
+                                             "computed at upload; the proxies' images are normalised with it")
+    channel_std: list[float] | None = Field(None, description="uint8 images: each channel's standard deviation")
 
 
 class LayerOut(BaseModel):

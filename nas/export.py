@@ -15,6 +15,7 @@ to the network's. Multiply-adds follow ``nas.counting`` (a candidate's stored ``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -176,6 +177,15 @@ class Exportable:
     seed: int = 0
     candidate_id: int | None = None
     search_id: int | None = None
+    params: int | None = None  # a stored candidate's count, known before anything is built
+
+    def content(self, format: str) -> bytes:
+        """The file in ``format`` without a stored candidate's ids: what depends only on the network."""
+        if format == "onnx":
+            return self.to_onnx()
+        if format == "json":
+            return json.dumps(to_json(self.space, self.arch, self.num_classes), indent=2).encode()
+        raise InvalidField("format", f"unknown format {format!r}; one of {', '.join(FORMATS)}")
 
     def to_onnx(self) -> bytes:
         return to_onnx(self.space, self.arch, self.num_classes, seed=self.seed)
@@ -185,14 +195,10 @@ class Exportable:
                 **to_json(self.space, self.arch, self.num_classes)}
 
     def export(self, format: str) -> bytes:
-        """The file's content in ``format`` (onnx or json)."""
-        if format == "onnx":
-            return self.to_onnx()
+        """The file's content in ``format`` (onnx or json), with a stored candidate's ids in the JSON."""
         if format == "json":
-            import json
-
             return json.dumps(self.to_json(), indent=2).encode()
-        raise InvalidField("format", f"unknown format {format!r}; one of {', '.join(FORMATS)}")
+        return self.content(format)
 
     def filename(self, format: str) -> str:
         space = searchspaces.get(self.space)
@@ -208,9 +214,10 @@ def stored_candidate(store: Store, candidate_id: int, num_classes: int | None = 
     default) and its search's seed; ``NotFound`` naming the candidate when there is none."""
     candidate = store.candidates.get(candidate_id)
     search = store.searches.get(candidate.search_id)
+    params = candidate.params if num_classes is None else None  # counted with the search's classes
     if num_classes is None:
         num_classes = (store.profiles.load(search.profile_id).num_classes if search.profile_id is not None
                        else searchspaces.get(search.space).default_num_classes)
     return Exportable(space=search.space, arch=candidate.arch, num_classes=num_classes,
                       seed=(search.seed or 0) if seed is None else seed, candidate_id=candidate.id,
-                      search_id=search.id)
+                      search_id=search.id, params=params)

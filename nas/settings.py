@@ -41,6 +41,10 @@ class Settings(BaseSettings):
                             description="most candidates one search may ask for (its budget)")
     max_queued_searches: int = Field(100, ge=1, description="searches that may wait in the queue; "
                                      "a submission beyond is refused (429) until some have started")
+    max_export_params: int = Field(50_000_000, ge=1, description="most parameters a candidate may have to be "
+                                   "exported (ONNX or JSON); a larger one is refused (422)")
+    export_cache_mb: int = Field(1024, ge=1, description="disk the built exports may take under data_dir/exports; "
+                                 "beyond, those served longest ago are removed")
     max_upload_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
     )

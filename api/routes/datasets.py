@@ -45,7 +45,8 @@ def _out(record: DatasetRecord) -> dict:
     return {"name": record.name, "built_in": False, "description": record.description,
             "num_images": record.num_images, "height": record.height, "width": record.width,
             "num_classes": record.num_classes, "dtype": record.dtype, "sha256": record.sha256,
-            "size_bytes": record.size_bytes, "created_at": record.created_at.isoformat()}
+            "size_bytes": record.size_bytes, "created_at": record.created_at.isoformat(),
+            "channel_mean": record.channel_mean, "channel_std": record.channel_std}
 
 
 DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the dataset's name (GET /datasets)",

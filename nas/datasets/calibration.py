@@ -70,11 +70,15 @@ class CalibrationSet:
     def describe(self) -> dict:
         n, _, height, width = self.images.shape
         return {"num_images": n, "height": height, "width": width, "num_classes": self.num_classes,
-                "dtype": str(self.images.dtype), "sha256": self.sha256}
+                "dtype": str(self.images.dtype), "sha256": self.sha256,
+                "channel_mean": self.mean, "channel_std": self.std}
 
 
-def read_npz(content: bytes, num_classes: int | None = None) -> CalibrationSet:
+def read_npz(content: bytes, num_classes: int | None = None,
+             statistics: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> CalibrationSet:
     """Check and read an uploaded ``.npz``; ``num_classes`` defaults to the largest label + 1.
+    ``statistics``, the channel mean and std computed at upload (stored with the dataset), spare a pass
+    over a uint8 set's images; without them that pass is made here.
 
     Nothing is decompressed before the archive's directory and both arrays' headers pass, and then
     only the two arrays, each into an array of its declared size (``nas.datasets.npz``).
@@ -94,7 +98,7 @@ def read_npz(content: bytes, num_classes: int | None = None) -> CalibrationSet:
     if problems:
         raise DatasetError.of(*problems)
     classes = num_classes if num_classes is not None else int(labels.max()) + 1
-    mean, std = channel_statistics(images) if images.dtype == np.uint8 else (None, None)
+    mean, std = (None, None) if images.dtype != np.uint8 else statistics or channel_statistics(images)
     return CalibrationSet(images, labels, classes, hashlib.sha256(content).hexdigest(), mean, std)
 
 

@@ -101,8 +101,9 @@ def read_csv(data: str | bytes, source: str = "measurements.csv") -> list[tuple[
             if row is not None:
                 rows.append(row)
     except csv.Error as error:
-        raise MeasurementError.of(Problem(f"line {reader.line_num}", f"not a readable CSV row ({error})"),
-                                  source=source) from None
+        reason = (f"a field is longer than {csv.field_size_limit():,} characters (an arch is at most "
+                  f"{MAX_ARCH_CHARS:,})" if "field limit" in str(error) else f"not a readable CSV row ({error})")
+        raise MeasurementError.of(Problem(f"line {reader.line_num}", reason), source=source) from None
     if problems:
         raise MeasurementError.of(*problems, source=source)
     return rows

@@ -17,7 +17,13 @@ from nas.search.runner import (
     Search,
     SearchConfig,
 )
-from nas.search.strategies import STRATEGIES, Outcome, Strategy, make_strategy
+from nas.search.strategies import (
+    STRATEGIES,
+    Outcome,
+    SearchStrategy,
+    Strategy,
+    make_strategy,
+)
 
 __all__ = [
     "Candidate",
@@ -31,6 +37,7 @@ __all__ = [
     "Scorer",
     "Search",
     "SearchConfig",
+    "SearchStrategy",
     "Strategy",
     "front_ranks",
     "hypervolume",

@@ -71,7 +71,10 @@ def stored_dataset(store: Store, proxy: ProxyConfig, num_classes: int, load: boo
     if proxy.needs_data() and proxy.batch_size > record.num_images:
         raise InvalidField("proxy_batch", f"dataset {record.name!r} holds {record.num_images} images; "
                            f"the proxy batch asks {proxy.batch_size}")
-    return read_npz(store.datasets.content(record.name), record.num_classes) if load else None
+    if not load:
+        return None
+    statistics = (record.channel_mean, record.channel_std) if record.channel_mean and record.channel_std else None
+    return read_npz(store.datasets.content(record.name), record.num_classes, statistics)
 
 
 class Recorder:

@@ -27,7 +27,7 @@ from nas.latency.schema import DEVICE_NAME_PATTERN
 from nas.search import costs
 from nas.search.problem import Constraints, Objectives
 from nas.search.runner import DEFAULT_BATCH, DEFAULT_STRATEGY, SearchConfig
-from nas.search.strategies import STRATEGIES
+from nas.search.strategies import STRATEGIES, Strategy
 from nas.settings import MAX_BUDGET
 
 # Names before multiply-adds were called macs, still accepted in requests for one API version.
@@ -54,7 +54,7 @@ class SearchRequest(BaseModel):
                         "shipped device of the server's CPU, else the server's own device, fitted from "
                         "networks timed there on first use (or NAS_DEFAULT_DEVICE)")
     profile_version: int | None = Field(None, ge=1, le=2**31 - 1, description="the device's profile version (default: newest)")
-    strategy: str = Field(DEFAULT_STRATEGY, description="random, evolution, nsga2 or tpe")
+    strategy: Strategy = Field(Strategy(DEFAULT_STRATEGY), description="random, evolution, nsga2 or tpe")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     latency_max_ms: float | None = Field(None, gt=0, description="latency budget on the device, ms")
     params_max: int | None = Field(None, gt=0, description="most parameters a candidate may have")
@@ -76,12 +76,12 @@ class SearchRequest(BaseModel):
             raise _refuse(f"unknown search space {value!r}; known spaces: {', '.join(searchspaces.names())}")
         return value
 
-    @field_validator("strategy")
+    @field_validator("strategy", mode="before")
     @classmethod
-    def _known_strategy(cls, value: str) -> str:
-        if value not in STRATEGIES:
+    def _known_strategy(cls, value: Any) -> Strategy:
+        if not isinstance(value, str) or value not in STRATEGIES:
             raise _refuse(f"unknown strategy {value!r}; choose from {', '.join(STRATEGIES)}")
-        return value
+        return Strategy(value)  # a stored request's word too (strict models take only the enum)
 
     @field_validator("proxy", "ensemble", "objectives", mode="before")
     @classmethod
@@ -125,7 +125,7 @@ class SearchRequest(BaseModel):
         )
         costs.check(self.space, proxy)
         return SearchConfig(
-            self.space, strategy=self.strategy, budget=self.budget, seed=self.seed, batch_size=self.batch_size,
+            self.space, strategy=self.strategy.value, budget=self.budget, seed=self.seed, batch_size=self.batch_size,
             constraints=Constraints(latency_ms=self.latency_max_ms, params=self.params_max, macs=self.macs_max),
             objectives=Objectives(extra=tuple(self.objectives)), proxy=proxy,
         )

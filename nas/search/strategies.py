@@ -18,6 +18,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,7 +27,17 @@ from nas.errors import InvalidField
 from nas.search.pareto import pareto_mask
 from searchspaces import SearchSpace
 
-STRATEGIES = ("random", "evolution", "nsga2", "tpe")
+
+class Strategy(StrEnum):
+    """The search strategy that proposes candidates."""
+
+    random = "random"
+    evolution = "evolution"
+    nsga2 = "nsga2"
+    tpe = "tpe"
+
+
+STRATEGIES = tuple(strategy.value for strategy in Strategy)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class Outcome:
         return self.violation <= 0.0
 
 
-class Strategy(ABC):
+class SearchStrategy(ABC):
     name: str = ""
 
     def __init__(self, space: SearchSpace, seed: int, budget: int) -> None:
@@ -59,7 +70,7 @@ class Strategy(ABC):
         """The outcomes of the candidates of the last ``ask``, in the same order."""
 
 
-class RandomSearch(Strategy):
+class RandomSearch(SearchStrategy):
     name = "random"
 
     def __init__(self, space: SearchSpace, seed: int, budget: int) -> None:
@@ -78,7 +89,7 @@ def population_size(budget: int) -> int:
     return max(10, min(100, budget // 8))
 
 
-class AgingEvolution(Strategy):
+class AgingEvolution(SearchStrategy):
     name = "evolution"
 
     def __init__(self, space: SearchSpace, seed: int, budget: int,
@@ -123,7 +134,7 @@ class AgingEvolution(Strategy):
                 self.population.popleft()  # aging: the oldest leaves, however good
 
 
-class OptunaStrategy(Strategy):
+class OptunaStrategy(SearchStrategy):
     """Optuna's samplers through ask and tell; constraints through ``Trial.set_constraint``."""
 
     def __init__(self, space: SearchSpace, seed: int, budget: int, sampler: str, num_objectives: int) -> None:
@@ -171,7 +182,7 @@ class OptunaStrategy(Strategy):
         self.pending = []
 
 
-def make_strategy(name: str, space: SearchSpace, seed: int, budget: int, num_objectives: int) -> Strategy:
+def make_strategy(name: str, space: SearchSpace, seed: int, budget: int, num_objectives: int) -> SearchStrategy:
     if name == "random":
         return RandomSearch(space, seed, budget)
     if name == "evolution":

@@ -60,7 +60,12 @@ def search(row: Search) -> SearchRecord:
 def dataset(row: Dataset) -> DatasetRecord:
     return DatasetRecord(id=row.id, name=row.name, description=row.description, num_images=row.num_images,
                          height=row.height, width=row.width, num_classes=row.num_classes, dtype=row.dtype,
-                         sha256=row.sha256, size_bytes=row.size_bytes, created_at=row.created_at)
+                         sha256=row.sha256, size_bytes=row.size_bytes, created_at=row.created_at,
+                         channel_mean=_floats(row.channel_mean), channel_std=_floats(row.channel_std))
+
+
+def _floats(values: list | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
 
 
 def candidate(row: Candidate) -> CandidateRecord:

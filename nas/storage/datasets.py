@@ -36,6 +36,7 @@ class DatasetRepository:
                 raise AlreadyExists("name", f"a dataset named {name!r} already exists; datasets are never "
                                             "replaced, upload it under a new name")
             row = Dataset(name=name, description=description, content=content, size_bytes=len(content),
+                          channel_mean=_listed(info.get("channel_mean")), channel_std=_listed(info.get("channel_std")),
                           **{key: info[key] for key in INFO_FIELDS})
             session.add(row)
             lookups.flush(session, "name", f"a dataset named {name!r} already exists")
@@ -55,6 +56,10 @@ class DatasetRepository:
             _dataset(session, name)
             return bytes(session.scalar(select(Dataset.content).where(Dataset.name == name)))
 
+
+
+def _listed(values: Any) -> list[float] | None:
+    return None if values is None else [float(v) for v in values]
 
 
 def _dataset(session: Session, name: str) -> Dataset:

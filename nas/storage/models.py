@@ -201,5 +201,8 @@ class Dataset(Base):
     dtype: Mapped[str] = mapped_column(String(16))
     sha256: Mapped[str] = mapped_column(String(HASH))
     size_bytes: Mapped[int] = mapped_column(Integer)
+    # a uint8 set's channel statistics in [0, 1], computed at upload; NULL: float images, or uploaded before 0005
+    channel_mean: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    channel_std: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -130,6 +130,8 @@ class DatasetRecord:
     sha256: str
     size_bytes: int
     created_at: datetime
+    channel_mean: tuple[float, ...] | None = None  # a uint8 set's, computed at upload (nas.datasets.calibration)
+    channel_std: tuple[float, ...] | None = None
 
 
 def finite(value: Any, field: str) -> float:

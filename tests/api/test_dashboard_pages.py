@@ -167,8 +167,8 @@ def test_the_candidate_page_shows_scores_metrics_and_export_links_with_the_arch_
     html.one("ol", id="blocks")
     assert {a["data-proxy"] for a in html.find("tr") if "data-proxy" in a} == {"synflow", "naswot"}
     html.one("dl", id="metrics")
-    for fmt in ("onnx", "json"):
-        assert html.one("a", id=f"export-{fmt}")["href"] == f"/api/v1/candidates/{candidate}/model?format={fmt}"
+    for fmt, route in (("onnx", "model.onnx"), ("json", "architecture")):
+        assert html.one("a", id=f"export-{fmt}")["href"] == f"/api/v1/candidates/{candidate}/{route}"
     assert html.one("a", id="search-link")["href"] == f"/searches/{search['id']}"
 
 

@@ -8,6 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from nas.datasets import calibration
+from nas.evaluate import ProxyConfig
+from nas.search.persist import stored_dataset
 from nas.settings import Settings
 from tests.datasets.test_calibration import images, npz
 
@@ -48,6 +51,23 @@ def test_upload_list_and_use_in_a_search(client):
                                                    "data": "parts", "proxy_batch": 16})
     assert search.status_code == 202, search.text
     assert search.json()["request"]["data"] == "parts"
+
+
+def test_channel_statistics_are_computed_once_at_upload_and_read_back_by_searches(client, monkeypatch):
+    pixels = images(n=24, side=16, channels_last=False)
+    response = upload(client, "stats", npz(images=pixels, labels=np.arange(24) % 10))
+    assert response.status_code == 201, response.text
+    mean, std = calibration.channel_statistics(pixels)
+    assert response.json()["channel_mean"] == pytest.approx(list(mean))
+    assert response.json()["channel_std"] == pytest.approx(list(std))
+
+    def recomputed(_images):
+        raise AssertionError("a search recomputed the statistics the upload stored")
+
+    monkeypatch.setattr(calibration, "channel_statistics", recomputed)
+    store = client.app.state.store
+    loaded = stored_dataset(store, ProxyConfig(proxies=("naswot",), data="stats", batch_size=8), num_classes=10)
+    assert loaded.mean == pytest.approx(mean) and loaded.std == pytest.approx(std)
 
 
 @pytest.mark.parametrize("request_body, field", [

@@ -83,6 +83,7 @@ def test_closed_sets_are_named_enums_and_times_are_date_times(document):
     search = schemas["SearchOut"]["properties"]
     assert search["status"] == {"$ref": "#/components/schemas/SearchStatus"}
     assert search["strategy"] == {"$ref": "#/components/schemas/Strategy"}
+    assert schemas["SearchRequest"]["properties"]["strategy"]["$ref"] == "#/components/schemas/Strategy"
     assert search["created_at"]["format"] == "date-time"
     assert {"type": "string", "format": "date-time"}.items() <= search["finished_at"]["anyOf"][0].items()
     assert schemas["CandidateOut"]["properties"]["links"] == {

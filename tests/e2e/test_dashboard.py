@@ -147,15 +147,15 @@ def check_search(page, service, searches, front):
 
 def check_candidate(page, service, searches, front):
     chosen = front[0]
-    described = service.client.get(f"/candidates/{chosen['id']}/model", params={"format": "json"}).json()
+    described = service.client.get(f"/candidates/{chosen['id']}/architecture").json()
     expect(page.locator("#arch")).to_have_text(chosen["arch"])
     expect(page.locator("ol#blocks > li")).to_have_count(len(described["blocks"]))
     assert page.locator("ol#blocks > li").first.inner_text().strip() == described["blocks"][0]
     for proxy in chosen["scores"]:
         expect(page.locator("table#scores")).to_contain_text(proxy)
     expect(page.locator("#metrics")).to_be_attached()
-    for form in ("onnx", "json"):
-        assert pathname(page, f"a#export-{form}") == f"/api/v1/candidates/{chosen['id']}/model?format={form}"
+    for form, route in (("onnx", "model.onnx"), ("json", "architecture")):
+        assert pathname(page, f"a#export-{form}") == f"/api/v1/candidates/{chosen['id']}/{route}"
     expect(page.locator(f'a[href$="/searches/{searches[0]["id"]}"]').first).to_be_attached()
 
 

@@ -24,7 +24,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0004"
+        assert store.revision() == Store.head_revision() == "0005"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
@@ -75,7 +75,8 @@ def test_the_migrations_ship_inside_the_package():
     folder = resources.files("nas.storage.migrations")
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
-    for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py", "0004_macs.py"):
+    for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py", "0004_macs.py",
+                 "0005_dataset_statistics.py"):
         assert folder.joinpath("versions", name).is_file(), name
 
 
