@@ -24,6 +24,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from nas.latency.measurements import MAX_MS
 from nas.search import Strategy
 from nas.storage import SEARCH_STATUSES, SORTS
 
@@ -136,7 +137,7 @@ class MeasurementIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     arch: StrictStr = Field(min_length=1, max_length=4000, description="canonical arch string of the space")
-    ms: StrictFloat = Field(gt=0, description="its end-to-end latency on the device, ms")
+    ms: StrictFloat = Field(gt=0, le=MAX_MS, description="its end-to-end latency on the device, ms")
 
 
 class DeviceFields(BaseModel):

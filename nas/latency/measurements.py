@@ -22,6 +22,7 @@ import searchspaces
 from nas.errors import InvalidField, Problem
 
 MAX_ROWS = 10_000  # a kit has tens of networks; more is a wrong file, not a measurement
+MAX_MS = 3_600_000.0  # an hour for one inference: far above any network of a space, and a fit stays finite
 MAX_ARCH_CHARS = 2_000  # the longest canonical string of a shipped space is a few hundred characters
 CONFLICT = 0.01  # times of one arch further apart than this (relative) contradict each other
 COLUMNS = ("arch", "ms")
@@ -49,8 +50,12 @@ def _ms_problem(ms: Any) -> str | None:
     """Why ``ms`` is not a usable time, or None."""
     if isinstance(ms, bool) or not isinstance(ms, numbers.Real):
         return f"ms must be a positive number, got {ms!r:.40}"
-    if not math.isfinite(ms) or ms <= 0:
-        return f"ms must be a positive number, got {str(float(ms))!r}"
+    # an integer of any size is compared as is: float() of one past 1e308 would raise
+    shown = repr(str(float(ms))) if isinstance(ms, float) or abs(ms) < 1e300 else "an integer past 1e300"
+    if not isinstance(ms, numbers.Integral) and not math.isfinite(ms) or ms <= 0:
+        return f"ms must be a positive number, got {shown}"
+    if ms > MAX_MS:
+        return f"ms must be at most {MAX_MS:,.0f} (an hour), got {shown}"
     return None
 
 
@@ -127,8 +132,12 @@ def _row(label: str, fields: list[str], columns: dict[str, int], problems: list[
     except ValueError:
         problems.append(Problem(f"{label}.ms", f"ms must be a number, got {ms!r:.40}", name))
         return None
-    if _ms_problem(value):
-        problems.append(Problem(f"{label}.ms", f"ms must be a positive number, got {ms!r:.40}", name))
+    problem = _ms_problem(value)
+    if problem:
+        # as written: a number of 400 digits reads as inf, and is too long, not infinite
+        too_long = value > MAX_MS and ms.lstrip("+").lower() not in ("inf", "infinity")
+        reason = f"ms must be {f'at most {MAX_MS:,.0f} (an hour)' if too_long else 'a positive number'}, got {ms!r:.40}"
+        problems.append(Problem(f"{label}.ms", reason, name))
     return (label, arch, value) if len(problems) == found else None
 
 

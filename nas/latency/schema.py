@@ -66,13 +66,19 @@ def _iso_date_time(value: Any) -> Any:
 DateTime = Annotated[datetime, BeforeValidator(_iso_date_time)]
 
 
-def _without_nul(value: str) -> str:
+def _storable(value: str) -> str:
     if "\x00" in value:  # a NUL is never part of a name or a version, and PostgreSQL text cannot hold one
         raise ValueError("must not contain NUL characters")
+    if not value.isascii():
+        try:  # JSON's "\ud800" reads as a lone surrogate, which no UTF-8 document (the stored one) can hold
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"must be Unicode text, got a lone surrogate ({value[error.start]!r}) at character "
+                             f"{error.start}") from None
     return value
 
 
-Text = Annotated[str, AfterValidator(_without_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class ProfileError(InvalidField):
@@ -166,7 +172,7 @@ class Validation(BaseModel):
 
     model_config = _STRICT
     method: Optional[Literal["held-out", "leave-one-out", "k-fold"]] = None
-    n: StrictInt = NonNegative
+    n: StrictInt = Field(ge=0, le=MAX_NETWORKS)  # networks checked: a count the store keeps as an integer
     mape: Optional[StrictFloat] = Field(default=None, ge=0)
     within_10pct: Optional[StrictFloat] = Field(default=None, ge=0, le=1)
     spearman: Optional[StrictFloat] = Field(default=None, ge=-1, le=1)
