@@ -1,14 +1,16 @@
 """The database layer: SQLAlchemy 2.0 models, Alembic migrations, and ``Store``, the one class that
 talks to the database, through one repository per concern (``store.devices``, ``store.profiles``,
-``store.datasets``, ``store.searches``, ``store.candidates``, ``store.caches``). Callers get frozen
+``store.datasets``, ``store.searches``, ``store.candidates``, ``store.caches``, ``store.keys``). Callers get frozen
 records (``DeviceRecord``, ``SearchRecord``...), never ORM objects or sessions.
 
 ``open_store(url=None)`` connects to ``url``, else ``DATABASE_URL``, else SQLite in ``./var/nas.db``,
 and migrates the schema to the newest revision.
 """
 
+from nas.storage.devices import ShippedDevice
 from nas.storage.engine import DatabaseURLError, resolve_url
 from nas.storage.records import (
+    ROLES,
     SEARCH_STATUSES,
     AlreadyExists,
     CandidatePoint,
@@ -16,6 +18,7 @@ from nas.storage.records import (
     DatasetRecord,
     DeviceRecord,
     InvalidTransition,
+    KeyRecord,
     NotFound,
     ProfileRecord,
     SearchRecord,
@@ -32,12 +35,15 @@ __all__ = [
     "DatabaseURLError",
     "DeviceRecord",
     "InvalidTransition",
+    "KeyRecord",
     "NotFound",
     "ProfileRecord",
+    "ROLES",
     "SEARCH_STATUSES",
     "SORTS",
     "SearchRecord",
     "SearchSummary",
+    "ShippedDevice",
     "StorageError",
     "Store",
     "open_store",

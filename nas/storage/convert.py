@@ -15,11 +15,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nas.errors import InvalidField
-from nas.storage.models import HASH, Candidate, Dataset, Device, LatencyProfile, Search
+from nas.storage.models import (
+    HASH,
+    ApiKey,
+    Candidate,
+    Dataset,
+    Device,
+    LatencyProfile,
+    Search,
+)
 from nas.storage.records import (
     CandidateRecord,
     DatasetRecord,
     DeviceRecord,
+    KeyRecord,
     ProfileRecord,
     SearchRecord,
     StorageError,
@@ -35,7 +44,7 @@ _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 def device(row: Device) -> DeviceRecord:
     return DeviceRecord(id=row.id, name=row.name, hardware=row.hardware, description=row.description,
-                        shipped=row.shipped, created_at=row.created_at)
+                        shipped=row.shipped, created_at=row.created_at, owner=row.owner)
 
 
 def profile(row: LatencyProfile) -> ProfileRecord:
@@ -53,7 +62,7 @@ def search(row: Search) -> SearchRecord:
         id=row.id, request=row.request, space=row.space, device=row.device.name, profile_id=row.profile_id,
         strategy=row.strategy, budget=row.budget, seed=row.seed, status=row.status, evaluated=row.evaluated,
         hypervolume=row.hypervolume, history=[list(pair) for pair in row.history], error=row.error,
-        created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
+        created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at, owner=row.owner,
     )
 
 
@@ -61,7 +70,13 @@ def dataset(row: Dataset) -> DatasetRecord:
     return DatasetRecord(id=row.id, name=row.name, description=row.description, num_images=row.num_images,
                          height=row.height, width=row.width, num_classes=row.num_classes, dtype=row.dtype,
                          sha256=row.sha256, size_bytes=row.size_bytes, created_at=row.created_at,
-                         channel_mean=_floats(row.channel_mean), channel_std=_floats(row.channel_std))
+                         channel_mean=_floats(row.channel_mean), channel_std=_floats(row.channel_std),
+                         owner=row.owner)
+
+
+def key(row: ApiKey) -> KeyRecord:
+    return KeyRecord(id=row.id, name=row.name, role=row.role, created_by=row.created_by, created_at=row.created_at,
+                     last_used_at=row.last_used_at, revoked_at=row.revoked_at)
 
 
 def _floats(values: list | None) -> tuple[float, ...] | None:

@@ -24,7 +24,8 @@ class DatasetRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def add(self, name: str, content: bytes, info: dict[str, Any], description: str = "") -> DatasetRecord:
+    def add(self, name: str, content: bytes, info: dict[str, Any], description: str = "",
+            owner: str | None = None) -> DatasetRecord:
         """Keep an uploaded dataset already checked by ``nas.datasets.calibration.read_npz``; ``info``
         is its ``describe()``. A name is never reused (``AlreadyExists``)."""
         convert.check_name(name, "name", DEVICE_NAME_PATTERN)
@@ -35,7 +36,7 @@ class DatasetRepository:
             if session.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
                 raise AlreadyExists("name", f"a dataset named {name!r} already exists; datasets are never "
                                             "replaced, upload it under a new name")
-            row = Dataset(name=name, description=description, content=content, size_bytes=len(content),
+            row = Dataset(name=name, description=description, content=content, size_bytes=len(content), owner=owner,
                           channel_mean=_listed(info.get("channel_mean")), channel_std=_listed(info.get("channel_std")),
                           **{key: info[key] for key in INFO_FIELDS})
             session.add(row)

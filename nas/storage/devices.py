@@ -7,7 +7,7 @@ so caches keyed by profile id stay right.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import nas.latency as latency
@@ -26,7 +26,8 @@ class DeviceRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def add(self, name: str, hardware: str = "", description: str = "", shipped: bool = False) -> DeviceRecord:
+    def add(self, name: str, hardware: str = "", description: str = "", shipped: bool = False,
+            owner: str | None = None) -> DeviceRecord:
         convert.check_name(name, "name", DEVICE_NAME_PATTERN)
         if not isinstance(hardware, str) or len(hardware) > 200:
             raise InvalidField("hardware", f"must be a string of at most 200 characters, got {hardware!r:.80}")
@@ -36,7 +37,7 @@ class DeviceRepository:
         with self._sessions.begin() as session:
             if session.scalar(select(Device.id).where(Device.name == name)) is not None:
                 raise AlreadyExists("name", f"a device named {name!r} already exists")
-            device = Device(name=name, hardware=hardware, description=description, shipped=shipped)
+            device = Device(name=name, hardware=hardware, description=description, shipped=shipped, owner=owner)
             session.add(device)
             lookups.flush(session, "name", f"a device named {name!r} already exists")
             return convert.device(device)
@@ -71,7 +72,11 @@ class DeviceRepository:
                     .where(LatencyProfile.device_id == device.id, LatencyProfile.search_space == space)
                     .order_by(LatencyProfile.version.desc()).limit(1))
                 if latest != document:
-                    added.append(convert.profile(add_profile_row(session, device, profile, document)))
+                    added.append(convert.profile(add_profile_row(session, device, profile, document, shipped=True)))
+                else:  # kept from before rows said so (migration 0006): the release's own rows are marked
+                    session.execute(update(LatencyProfile).where(
+                        LatencyProfile.device_id == device.id, LatencyProfile.search_space == space,
+                        LatencyProfile.document == document, LatencyProfile.shipped.is_(False)).values(shipped=True))
         return added
 
 
@@ -82,9 +87,13 @@ class ProfileRepository:
         self._sessions = sessions
 
     def add(self, device_name: str, profile: latency.Profile) -> ProfileRecord:
-        """Store ``profile`` as the next version for its device and search space."""
+        """Store ``profile`` as the next version for its device and search space; ``ShippedDevice``
+        for a device that ships with the service (its profiles change only with a release)."""
         with self._sessions.begin() as session:
-            return convert.profile(add_profile_row(session, lookups.device(session, device_name), profile))
+            device = lookups.device(session, device_name)
+            if device.shipped:
+                raise ShippedDevice(device_name)
+            return convert.profile(add_profile_row(session, device, profile))
 
     def list(self, device_name: str, space: str | None = None) -> list[ProfileRecord]:
         with self._sessions.begin() as session:
@@ -105,7 +114,9 @@ class ProfileRepository:
                 raise NotFound(f"device {device_name!r} has no profile for search space {space!r}")
             query = select(LatencyProfile).where(
                 LatencyProfile.device_id == device.id, LatencyProfile.search_space == space)
-            if version is None:
+            if version is None:  # the latest; of a shipped device, the latest it shipped with
+                if device.shipped:
+                    query = query.where(LatencyProfile.shipped.is_(True))
                 query = query.order_by(LatencyProfile.version.desc()).limit(1)
             else:
                 query = query.where(LatencyProfile.version == version)
@@ -124,8 +135,18 @@ class ProfileRepository:
         return latency.validate_profile(document, source=f"stored latency profile {profile_id}")
 
 
+class ShippedDevice(InvalidField):
+    """A profile added to a device the project ships: its profiles change only with a release, so every
+    search on it (every search that names no device, on a known CPU) predicts from the measured table.
+    The name is taken rather than malformed: the API answers it as a conflict (409), naming the field."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("name", f"{name!r} is a shipped device, measured by the project; its profiles are not "
+                                 "changed. Register your device under a name of its own")
+
+
 def add_profile_row(session: Session, device: Device, profile: latency.Profile,
-                    document: str | None = None) -> LatencyProfile:
+                    document: str | None = None, shipped: bool = False) -> LatencyProfile:
     """Add ``profile`` as the next version of ``device``'s profile for its space, in ``session``."""
     if not isinstance(profile, latency.Profile):
         raise TypeError(f"profile: expected nas.latency.Profile, got {type(profile).__name__}")
@@ -137,7 +158,7 @@ def add_profile_row(session: Session, device: Device, profile: latency.Profile,
         runtime=profile.device.runtime, resolutions=list(profile.resolutions),
         num_keys=len(profile.entries), validation_n=profile.validation.n,
         validation_mape=profile.validation.mape, validation_within_10pct=profile.validation.within_10pct,
-        document=document if document is not None else profile.to_json(),
+        document=document if document is not None else profile.to_json(), shipped=shipped,
     )
     session.add(row)
     lookups.flush(session, "version", f"profile version {version} of {device.name!r} on "

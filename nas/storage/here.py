@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Callable
 
 from nas import latency
-from nas.errors import InvalidField
 from nas.latency.local import Timer, calibrate_here, is_local
 from nas.latency.shipped import host_cpu, local_device_name, shipped_device_here
+from nas.storage.devices import ShippedDevice
 from nas.storage.records import AlreadyExists, NotFound, ProfileRecord
 from nas.storage.repository import Store
 
@@ -50,15 +50,6 @@ def local_profile(store: Store, space: str, *, progress: Callable[[int, int], No
         return store.profiles.add(name, calibrate_here(space, progress=progress, timer=timer))
 
 
-class ShippedDevice(InvalidField):
-    """A fitted profile for a device the project ships: its profiles are not changed. The name is
-    taken rather than malformed, so the API answers it as a conflict (409), naming the field."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__("name", f"{name!r} is a shipped device, measured by the project; its profiles are not "
-                                 "changed. Fit your device under a name of its own")
-
-
 def fittable(store: Store, name: str) -> bool:
     """Whether device ``name`` exists already; ``ShippedDevice`` where it is a shipped one."""
     try:
@@ -70,14 +61,15 @@ def fittable(store: Store, name: str) -> bool:
     return True
 
 
-def add_fitted(store: Store, name: str, profile: latency.Profile, hardware: str = "") -> tuple[ProfileRecord, bool]:
+def add_fitted(store: Store, name: str, profile: latency.Profile, hardware: str = "",
+               owner: str | None = None) -> tuple[ProfileRecord, bool]:
     """Store a fitted profile as the device's next version, registering the device first if it is new
     (one registered by a concurrent request meanwhile is added to); returns it and whether the device
     was created."""
     created = not fittable(store, name)
     if created:
         try:
-            store.devices.add(name, hardware=hardware)
+            store.devices.add(name, hardware=hardware, owner=owner)
         except AlreadyExists:
             created = not fittable(store, name)
     return store.profiles.add(name, profile), created

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -83,6 +84,7 @@ class Device(Base):
     hardware: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     shipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(NAME), nullable=True)  # the key that registered it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -102,6 +104,7 @@ class LatencyProfile(Base):
     validation_within_10pct: Mapped[float | None] = mapped_column(Float)
     # The document exactly as Profile.to_json() wrote it: text, so a re-read compares byte for byte.
     document: Mapped[str] = mapped_column(Text)
+    shipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # as released
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     device: Mapped[Device] = relationship(lazy="joined", innerjoin=True)
@@ -129,6 +132,7 @@ class Search(Base):
     hypervolume: Mapped[float | None] = mapped_column(Float)
     history: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(NAME), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -205,4 +209,22 @@ class Dataset(Base):
     channel_mean: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     channel_std: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    owner: Mapped[str | None] = mapped_column(String(NAME), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key (``nas.storage.keys``): only the SHA-256 of its text is kept. A revoked key's name
+    stays taken, so owners and logs never name two keys."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'member', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(HASH), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(NAME), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)

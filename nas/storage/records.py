@@ -43,6 +43,7 @@ class DeviceRecord:
     description: str
     shipped: bool
     created_at: datetime
+    owner: str | None = None  # the name of the key that registered it; None: shipped, or made with auth off
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class SearchRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,23 @@ class DatasetRecord:
     created_at: datetime
     channel_mean: tuple[float, ...] | None = None  # a uint8 set's, computed at upload (nas.datasets.calibration)
     channel_std: tuple[float, ...] | None = None
+    owner: str | None = None
+
+
+ROLES = ("viewer", "member", "admin")  # each may do what the one before may, and more
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An API key as stored: never its text, which is shown once, at creation."""
+
+    id: int
+    name: str
+    role: str
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
 
 
 def finite(value: Any, field: str) -> float:

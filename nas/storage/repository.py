@@ -28,6 +28,7 @@ from nas.storage.engine import (
     make_engine,
     resolve_url,
 )
+from nas.storage.keys import KeyRepository
 from nas.storage.searches import SearchRepository
 
 __all__ = ["SORTS", "Store", "open_store"]
@@ -46,6 +47,7 @@ class Store:
         self.searches = SearchRepository(self._sessions)
         self.candidates = CandidateRepository(self._sessions)
         self.caches = CacheRepository(self._sessions)
+        self.keys = KeyRepository(self._sessions)
 
     def __repr__(self) -> str:
         return f"Store({describe(self.url)!r})"

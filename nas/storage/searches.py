@@ -38,7 +38,7 @@ class SearchRepository:
         self._sessions = sessions
 
     def create(self, request: dict[str, Any], *, space: str, device: str, profile_id: int | None,
-               strategy: str, budget: int, seed: int | None) -> SearchRecord:
+               strategy: str, budget: int, seed: int | None, owner: str | None = None) -> SearchRecord:
         """A new search, queued; ``profile_id`` must be one of ``device``'s profiles for ``space``."""
         if not isinstance(request, dict):
             raise InvalidField("request", f"must be a JSON object, got {type(request).__name__}")
@@ -58,7 +58,7 @@ class SearchRepository:
                                                      f"and space {profile.search_space!r}, not {device!r} and {space!r}")
             search = Search(request=request, space=space, device=device_row, profile_id=profile_id,
                             strategy=strategy, budget=budget, seed=seed, status="queued", evaluated=0,
-                            history=[])
+                            history=[], owner=owner)
             session.add(search)
             session.flush()
             return convert.search(search)

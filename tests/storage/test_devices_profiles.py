@@ -7,7 +7,8 @@ from datetime import timezone
 import pytest
 
 import nas.latency as latency
-from nas.storage import AlreadyExists, NotFound
+from nas.storage import AlreadyExists, NotFound, ShippedDevice, lookups
+from nas.storage.devices import add_profile_row
 from tests.storage.helpers import synthetic_profile
 
 
@@ -89,11 +90,31 @@ def test_ensure_shipped_devices_is_idempotent(store):
     assert store.profiles.load(profile.id) == latency.default_profile("nasbench201")
 
 
+def _older_row(store, shipped: bool):
+    """A row no caller can add any more: an older release's table, or (``shipped=False``) an upload
+    kept from before shipped devices were read-only (migration 0006)."""
+    older = latency.read_shipped(latency.DEFAULT_DEVICE, "nasbench201").model_copy(update={"overhead_ms": 0.123})
+    with store._sessions.begin() as session:
+        device = lookups.device(session, latency.DEFAULT_DEVICE)
+        return add_profile_row(session, device, older, shipped=shipped).version
+
+
 def test_ensure_shipped_devices_adds_a_version_when_the_shipped_file_changed(store):
     store.devices.ensure_shipped()
-    # A store filled by an older release: its latest nasbench201 document differs from the file.
-    older = latency.read_shipped(latency.DEFAULT_DEVICE, "nasbench201").model_copy(update={"overhead_ms": 0.123})
-    store.profiles.add(latency.DEFAULT_DEVICE, older)
+    assert _older_row(store, shipped=True) == 2  # a store filled by an older release
     added = store.devices.ensure_shipped()
     assert [(p.search_space, p.version) for p in added] == [("nasbench201", 3)]
     assert store.devices.ensure_shipped() == []
+    assert store.profiles.get(latency.DEFAULT_DEVICE, "nasbench201").version == 3
+
+
+def test_a_shipped_device_takes_no_profile_and_serves_only_what_shipped(store):
+    store.devices.ensure_shipped()
+    with pytest.raises(ShippedDevice, match="shipped device") as refused:
+        store.profiles.add(latency.DEFAULT_DEVICE, latency.read_shipped(latency.DEFAULT_DEVICE, "nasbench201"))
+    assert refused.value.field == "name"
+    # An upload from before 0006 is the latest version, but a search that names no version uses the
+    # shipped one; the upload is still there for one that asks for it by version.
+    upload = _older_row(store, shipped=False)
+    assert store.profiles.get(latency.DEFAULT_DEVICE, "nasbench201").version == 1
+    assert store.profiles.get(latency.DEFAULT_DEVICE, "nasbench201", upload).version == upload == 2

@@ -14,7 +14,7 @@ from nas.storage import Store, open_store
 from nas.storage.engine import alembic_config, make_engine, resolve_url
 from nas.storage.models import Base
 
-TABLES = {"devices", "latency_profiles", "searches", "candidates", "proxy_score_cache", "latency_cache",
+TABLES = {"api_keys", "devices", "latency_profiles", "searches", "candidates", "proxy_score_cache", "latency_cache",
           "datasets", "alembic_version"}
 
 
@@ -24,7 +24,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0005"
+        assert store.revision() == Store.head_revision() == "0006"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
@@ -76,7 +76,7 @@ def test_the_migrations_ship_inside_the_package():
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
     for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py", "0004_macs.py",
-                 "0005_dataset_statistics.py"):
+                 "0005_dataset_statistics.py", "0006_keys_and_owners.py"):
         assert folder.joinpath("versions", name).is_file(), name
 
 
