@@ -37,6 +37,10 @@ def error(description: str) -> dict:
     return {"model": ErrorOut, "description": description}
 
 
+TOO_LARGE = {413: error("the body is over NAS_MAX_UPLOAD_BYTES")}
+"""What every route that takes a body declares: the upload limit is checked before the route runs."""
+
+
 def install(app: FastAPI) -> None:
     """Answer ``InvalidField`` and pydantic's refusals as 422s, for every route of ``app``."""
     app.add_exception_handler(InvalidField, _invalid_field)

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api import dashboard, errors
+from api import auth, browser, dashboard, errors
 from api.limits import BodySizeLimit
-from api.routes import candidates, datasets, devices, health, proxies, searches, spaces
+from api.routes import (
+    candidates,
+    datasets,
+    devices,
+    health,
+    keys,
+    proxies,
+    searches,
+    spaces,
+)
 from nas import __version__
 from nas.export_cache import ExportCache
 from nas.settings import Settings, get_settings
-from nas.storage import open_store
+from nas.storage import Store, open_store
 from nas.storage.here import ensure_local_device
+
+API = "/api/v1"
+BOOTSTRAP_KEY = "admin"
+log = logging.getLogger("nas.api")
 
 
 def create_app(settings: Settings | None = None, run_searches: bool = True) -> FastAPI:
@@ -28,6 +42,7 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         # Migrates the database to head and registers the shipped devices before the first request.
         app.state.store = open_store(app.state.settings.database_url)
         app.state.store.devices.ensure_shipped()
+        _bootstrap_key(app.state.settings, app.state.store)
         ensure_local_device(app.state.store)  # this machine's own device, where its CPU has no shipped table
         app.state.exports = exports(app.state.settings)
         app.state.ray = app.state.dispatcher = None
@@ -52,16 +67,30 @@ def create_app(settings: Settings | None = None, run_searches: bool = True) -> F
         description="Search small vision networks under a device latency budget.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by api.browser, with the assets shipped here
+        redoc_url=None,
     )
-    for module in (health, spaces, proxies, devices, searches, datasets, candidates):
-        app.include_router(module.router, prefix="/api/v1")
+    routers = [module.router for module in (health, spaces, proxies, devices, searches, datasets, candidates, keys)]
+    for router in routers:
+        app.include_router(router, prefix=API)
+    rules = auth.check_rules(routers, API)
     # The pages, then /static: the router's /static/plotly.min.js (the vendored bundle, cached) comes first.
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     app.add_middleware(BodySizeLimit)
+    browser.install(app)
     errors.install(app)
-    _complete_document(app, devices.BODY_SCHEMAS)
+    _complete_document(app, devices.BODY_SCHEMAS, rules)
     return app
+
+
+def _bootstrap_key(settings: Settings, store: Store) -> None:
+    """NAS_ADMIN_KEY: the admin key named ``admin``, registered (or put back) at every start; and a
+    warning where the service answers beyond loopback with no key needed."""
+    if settings.admin_key is not None:
+        store.keys.ensure(BOOTSTRAP_KEY, "admin", settings.admin_key.get_secret_value())
+    if settings.auth_mode() == "off" and not settings.on_loopback():
+        log.warning("NAS_AUTH=off on %s: anyone who reaches the port may do everything", settings.host)
 
 
 def exports(settings: Settings) -> ExportCache:
@@ -76,10 +105,11 @@ def _operation_id(route: APIRoute) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
-def _complete_document(app: FastAPI, schemas: dict) -> None:
+def _complete_document(app: FastAPI, schemas: dict, rules: dict[tuple[str, str], str]) -> None:
     """/openapi.json with what FastAPI cannot declare itself: the schemas of the bodies routes read raw
     (their requestBody refers to them by name), and a default response, ``{"detail": "field: reason"}``,
-    on every operation of the API. Declared through ``responses=``, a default would hide FastAPI's own 422."""
+    on every operation of the API (declared through ``responses=``, a default would hide FastAPI's own 422),
+    and each operation's access rule (``rules``: by method and path, from ``api.auth.check_rules``)."""
     document = app.openapi
     default = {"description": "any other refusal (404, 409, 413, 429...): the field at fault and why",
                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
@@ -90,11 +120,26 @@ def _complete_document(app: FastAPI, schemas: dict) -> None:
             built["components"]["schemas"].update(schemas)
             built["components"]["schemas"].setdefault("ErrorOut", errors.ErrorOut.model_json_schema())
             for path, operations in built["paths"].items():
-                for operation in operations.values() if path.startswith("/api/") else ():
+                for method, operation in operations.items() if path.startswith("/api/") else ():
                     operation["responses"].setdefault("default", default)
+                    _declare_rule(operation, rules.get((method.upper(), path)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_rule(operation: dict, rule: str | None) -> None:
+    """401 and 403 where the route needs a key (with NAS_AUTH=required), and who may call it."""
+    if rule in (None, "anyone"):
+        return
+    refused = {"$ref": "#/components/schemas/ErrorOut"}
+    operation["responses"].setdefault("401", {"description": "no key, or an unknown or revoked one (NAS_AUTH="
+                                              "required)", "content": {"application/json": {"schema": refused}}})
+    if rule != "viewer":  # any key may read
+        operation["responses"].setdefault("403", {"description": f"needs a{'n' * (rule == 'admin')} {rule} key "
+                                                  "(a member changes only what it made)",
+                                                  "content": {"application/json": {"schema": refused}}})
+    operation["x-role"] = rule
 
 
 app = create_app()

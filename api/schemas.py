@@ -55,21 +55,70 @@ BigInt = Annotated[
 ]
 
 
+def _owner() -> Any:
+    return Field(None, description="the name of the API key that made it; null: shipped or built in, made by "
+                 "the service, or made while auth was off")
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    member = "member"
+    admin = "admin"
+
+
+class AuthMode(StrEnum):
+    off = "off"
+    required = "required"
+
+
 class Health(BaseModel):
+    """Without a key where one is required, only ``status``, ``version`` and ``auth``; the rest is null."""
+
     status: str = Field(examples=["ok"])
     version: str
-    database: str = Field(description="the database backend: sqlite or postgresql", examples=["sqlite"])
-    database_url: str = Field(description="where it is, password hidden")
-    ray: dict[str, Any] | None = Field(description="the Ray the searches run on: address and CPUs (null: none)")
-    cpu: str = Field(description="this server's CPU, as `nas profile` writes it into device.hardware",
-                     examples=["x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)"])
-    default_device: str = Field(description="the device a search that names none uses: NAS_DEFAULT_DEVICE, "
+    auth: AuthMode = Field(description="off: no key needed (a loopback service); required: "
+                           "`Authorization: Bearer <key>` on every other route")
+    database: str | None = Field(None, description="the database backend: sqlite or postgresql", examples=["sqlite"])
+    database_url: str | None = Field(None, description="where it is, password hidden")
+    ray: dict[str, Any] | None = Field(None, description="the Ray the searches run on: address and CPUs (null: none)")
+    cpu: str | None = Field(None, description="this server's CPU, as `nas profile` writes it into device.hardware",
+                            examples=["x86_64, 2 cores, AMD EPYC (family 23 model 1, 1996 MHz, AVX2)"])
+    default_device: str | None = Field(None, description="the device a search that names none uses: NAS_DEFAULT_DEVICE, "
                                 "else the shipped device whose tables name this CPU, else this machine's own "
                                 "device, fitted from networks timed here on first use",
                                 examples=["x86-64-2core-zen1"])
-    default_latency: str = Field(description="how the default device's profiles were made, in words")
+    default_latency: str | None = Field(None, description="how the default device's profiles were made, in words")
     calibrating: list[str] = Field(default_factory=list,
                                    description="spaces whose profile of this machine is being fitted now")
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "ci-bot", "role": "member"}]})
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="who holds it: 1-64 letters, "
+                      "digits, '.', '_' or '-'; never reused, even once revoked")
+    role: Role = Field(Role.member, description="viewer: reads; member: also submits searches, registers "
+                       "devices, profiles and datasets, changes its own; admin: everything, keys too")
+
+
+class KeyOut(BaseModel):
+    name: str
+    role: Role
+    created_by: str | None = Field(description="the key that made it (null: the CLI or NAS_ADMIN_KEY)")
+    created_at: Timestamp
+    last_used_at: Timestamp | None = Field(description="to the minute")
+    revoked_at: Timestamp | None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="the key itself: shown this once, kept only as a hash",
+                     examples=["nas_3q2P0bC5n1s3x7Zr0pYyT2mV8hK4dL6aW9eQ1uJ0iFg"])
+
+
+class CurrentKey(BaseModel):
+    name: str | None = Field(description="the key's name (null: auth is off)")
+    role: Role = Field(description="what it may do (auth off: admin)")
+    auth: AuthMode
 
 
 class SpaceSummary(BaseModel):
@@ -192,7 +241,8 @@ class DeviceOut(BaseModel):
     name: str
     hardware: str
     description: str
-    shipped: bool = Field(description="measured by the project and shipped with it")
+    shipped: bool = Field(description="measured by the project and shipped with it; its profiles are read-only")
+    owner: str | None = _owner()
     created_at: Timestamp
     profiles: list[ProfileSummary] = Field(default_factory=list)
     calibrating: list[str] = Field(default_factory=list, description="spaces this machine's own device is being "
@@ -232,6 +282,7 @@ class SearchOut(BaseModel):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+    owner: str | None = _owner()
 
 
 Macs = Annotated[int, Field(description="multiply-adds of one image")]
@@ -253,12 +304,13 @@ class CandidateLinks(BaseModel):
 
 class CandidateOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": 42, "arch": ARCH_EXAMPLE, "arch_hash": "9f2c4e1a7b3d5c60", "score": 41.2, "scores": {"synflow": 41.2},
+        "id": 42, "search_id": 7, "arch": ARCH_EXAMPLE, "arch_hash": "9f2c4e1a7b3d5c60", "score": 41.2, "scores": {"synflow": 41.2},
         "latency_ms": 1.93, "params": 402_250, "macs": 57_180_160, "flops": 57_180_160, "feasible": True,
         "is_pareto": True, "created_at": "2026-01-31T12:00:03.512907+00:00",
         "links": {"onnx": "/api/v1/candidates/42/model.onnx", "json": "/api/v1/candidates/42/architecture"}}]})
 
     id: int
+    search_id: int
     arch: str
     arch_hash: str
     score: float
@@ -315,6 +367,7 @@ class DatasetOut(BaseModel):
     channel_mean: list[float] | None = Field(None, description="uint8 images: each channel's mean in [0, 1], "
                                              "computed at upload; the proxies' images are normalised with it")
     channel_std: list[float] | None = Field(None, description="uint8 images: each channel's standard deviation")
+    owner: str | None = _owner()
 
 
 class LayerOut(BaseModel):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nas.errors import InvalidField, Problem
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+MIN_KEY_CHARS = 32  # a bootstrap key shorter than this is too easy to guess
 MAX_BUDGET = 100_000  # the largest budget a search request may name; NAS_MAX_BUDGET lowers it per service
 
 
@@ -48,6 +52,37 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="largest request body an upload route accepts (profiles, datasets)"
     )
+    auth: Literal["off", "required"] | None = Field(
+        None, description="off: every request may do everything; required: each needs an API key "
+        "(Authorization: Bearer). Unset: off when the service binds to loopback, required otherwise")
+    admin_key: SecretStr | None = Field(
+        None, min_length=MIN_KEY_CHARS, description="a bootstrap admin key (the key named `admin`), "
+        "registered at start: how a deployment gets its first key")
+    allowed_hosts: str | None = Field(
+        None, description="comma-separated Host names the service answers (`*`: any). Unset: the loopback "
+        "names when it binds to loopback, any otherwise")
+
+    def on_loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    def auth_mode(self) -> Literal["off", "required"]:
+        """The auth mode in force: NAS_AUTH, else off on loopback and required beyond."""
+        return self.auth or ("off" if self.on_loopback() else "required")
+
+    def host_names(self) -> tuple[str, ...]:
+        """The Host header names served; ("*",) for any."""
+        if self.allowed_hosts is not None:
+            return tuple(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
+        return LOOPBACK_NAMES if self.on_loopback() else ("*",)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(InvalidField):

@@ -25,6 +25,8 @@ import pytest
 # own, fitted by timing networks here on first use. Tests name the shipped default instead, and the
 # tests of that first use (tests/latency/test_local.py) unset this and replace the clock.
 os.environ.setdefault("NAS_DEFAULT_DEVICE", "x86-64-2core")
+# Starlette's TestClient sends `Host: testserver`, which a loopback service does not answer (api.browser).
+os.environ.setdefault("NAS_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 from nas.storage import Store, open_store  # noqa: E402
 

@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import READ
 from api.deps import ExportsDep, StoreDep
 from api.errors import error
 from api.schemas import ArchitectureOut, ModelFormat
@@ -88,15 +89,14 @@ async def _architecture(exports: ExportCache, target: export.Exportable) -> dict
 @router.get(
     "/candidates/{candidate_id}/model.onnx", response_class=OnnxResponse, operation_id="downloadCandidateOnnx",
     responses={200: {"content": {ONNX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-                     "description": ONNX_FILE}, **UNKNOWN_CANDIDATE_JSON},
-)
+                     "description": ONNX_FILE}, **UNKNOWN_CANDIDATE_JSON}, dependencies=[READ])
 async def download_candidate_onnx(candidate_id: int, store: StoreDep, exports: ExportsDep) -> OnnxResponse:
     """The candidate as an ONNX model with its initial weights (the weights its proxies scored)."""
     return await _onnx(exports, await _target(store, candidate_id))
 
 
 @router.get("/candidates/{candidate_id}/architecture", response_model=ArchitectureOut,
-            operation_id="getCandidateArchitecture", responses=UNKNOWN_CANDIDATE)
+            operation_id="getCandidateArchitecture", responses=UNKNOWN_CANDIDATE, dependencies=[READ])
 async def candidate_architecture(candidate_id: int, store: StoreDep, exports: ExportsDep) -> dict:
     """The candidate as a JSON architecture: its encodings, params, multiply-adds, block keys and every
     layer with its output shape."""
@@ -108,8 +108,7 @@ async def candidate_architecture(candidate_id: int, store: StoreDep, exports: Ex
     response_model=ArchitectureOut, operation_id="getCandidateModel", deprecated=True,
     responses={200: {"content": {ONNX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
                      "description": f"format=onnx: {ONNX_FILE}; format=json: the architecture"},
-               **UNKNOWN_CANDIDATE},
-)
+               **UNKNOWN_CANDIDATE}, dependencies=[READ])
 async def candidate_model(
     store: StoreDep,
     exports: ExportsDep,

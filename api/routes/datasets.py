@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Path, UploadFile
 
 from api import errors
+from api.auth import READ, Member
 from api.deps import StoreDep
 from api.schemas import DatasetOut
 from nas.datasets.calibration import read_npz
@@ -35,7 +36,8 @@ assert set(BUILT_IN) == set(BUILT_IN_DATA)
 
 
 def _built_in(name: str) -> dict:
-    out = {"name": name, "built_in": True, "sha256": None, "size_bytes": None, "created_at": None, **BUILT_IN[name]}
+    out = {"name": name, "built_in": True, "sha256": None, "size_bytes": None, "created_at": None, "owner": None,
+           **BUILT_IN[name]}
     if name == "cifar10_sample":
         out["num_images"] = cifar10_sample_size()
     return out
@@ -46,7 +48,7 @@ def _out(record: DatasetRecord) -> dict:
             "num_images": record.num_images, "height": record.height, "width": record.width,
             "num_classes": record.num_classes, "dtype": record.dtype, "sha256": record.sha256,
             "size_bytes": record.size_bytes, "created_at": record.created_at.isoformat(),
-            "channel_mean": record.channel_mean, "channel_std": record.channel_std}
+            "channel_mean": record.channel_mean, "channel_std": record.channel_std, "owner": record.owner}
 
 
 DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the dataset's name (GET /datasets)",
@@ -56,13 +58,14 @@ DatasetName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the 
 @router.post(
     "/datasets", response_model=DatasetOut, status_code=201, operation_id="uploadDataset",
     responses={409: errors.error("the name is taken (datasets are never replaced)"),
-               413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")},
+               **errors.TOO_LARGE},
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
         "file": "parts.npz", "name": "factory-parts", "description": "500 labelled photos of parts",
         "num_classes": 12}}}}},
 )
 def upload_dataset(
     store: StoreDep,
+    caller: Member,
     file: Annotated[UploadFile, File(description="an .npz holding 'images' (N,H,W,3 or N,3,H,W; uint8, or "
                                                  "normalised float32) and 'labels' (N integers)")],
     name: Annotated[str, Form(pattern=DEVICE_NAME_PATTERN, examples=["factory-parts"],
@@ -79,20 +82,20 @@ def upload_dataset(
     content = file.file.read()
     dataset = read_npz(content, num_classes)  # DatasetError: a 422 naming each problem (api/errors.py)
     try:  # a NUL in the description (PostgreSQL cannot hold one): InvalidField, a 422 at its field
-        record = store.datasets.add(name, content, dataset.describe(), description)
+        record = store.datasets.add(name, content, dataset.describe(), description, owner=caller.name)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     return _out(record)
 
 
-@router.get("/datasets", response_model=list[DatasetOut], operation_id="listDatasets")
+@router.get("/datasets", response_model=list[DatasetOut], operation_id="listDatasets", dependencies=[READ])
 def list_datasets(store: StoreDep) -> list[dict]:
     """The built-in datasets, then the uploaded ones by name."""
     return [_built_in(name) for name in BUILT_IN] + [_out(d) for d in store.datasets.list()]
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, operation_id="getDataset",
-            responses={404: errors.error("no dataset of that name")})
+            responses={404: errors.error("no dataset of that name")}, dependencies=[READ])
 def get_dataset(name: DatasetName, store: StoreDep) -> dict:
     if name in BUILT_IN:
         return _built_in(name)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 import searchspaces
 from api import errors
+from api.auth import READ, Caller, Member
 from api.deps import StoreDep
 from api.schemas import (
     DeviceCreate,
@@ -43,8 +44,8 @@ from nas.latency import (
 from nas.latency.local import is_local
 from nas.latency.measurements import read_csv
 from nas.latency.schema import DEVICE_NAME_PATTERN
-from nas.storage import AlreadyExists, NotFound, ProfileRecord, Store
-from nas.storage.here import ShippedDevice, add_fitted, fittable
+from nas.storage import AlreadyExists, NotFound, ProfileRecord, ShippedDevice, Store
+from nas.storage.here import add_fitted, fittable
 
 router = APIRouter(tags=["devices"])
 
@@ -53,7 +54,6 @@ DeviceName = Annotated[str, Path(pattern=DEVICE_NAME_PATTERN, description="the d
                                  examples=[DEFAULT_DEVICE])]
 UNKNOWN_DEVICE = {404: errors.error("no device of that name")}
 REF = "#/components/schemas/"
-TOO_LARGE = {413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")}
 
 
 # The bodies routes read raw (checked by hand, not by FastAPI), as named schemas that api.main adds to
@@ -116,7 +116,7 @@ def _device_out(store: Store, name: str, request: Request | None = None) -> dict
     device = store.devices.get(name)
     return {
         "name": device.name, "hardware": device.hardware, "description": device.description,
-        "shipped": device.shipped, "created_at": device.created_at.isoformat(),
+        "shipped": device.shipped, "owner": device.owner, "created_at": device.created_at.isoformat(),
         "profiles": [_profile_out(p, _stored_facts(store, p)) for p in store.profiles.list(name)],
         "calibrating": _calibrating(request, name),
     }
@@ -145,23 +145,24 @@ def _not_found(error: NotFound) -> HTTPException:
 
 
 @router.post("/devices", response_model=DeviceOut, status_code=201, operation_id="createDevice",
-             responses={409: errors.error("a device of that name exists"), **TOO_LARGE})
-def create_device(body: DeviceCreate, store: StoreDep) -> dict:
-    """Register a device; its profiles are uploaded next."""
+             responses={409: errors.error("a device of that name exists"), **errors.TOO_LARGE})
+def create_device(body: DeviceCreate, store: StoreDep, caller: Member) -> dict:
+    """Register a device, owned by the caller's key; its profiles are uploaded next."""
     try:  # a NUL in a text (PostgreSQL cannot hold one): InvalidField, a 422 at its field
-        store.devices.add(body.name, hardware=body.hardware, description=body.description)
+        store.devices.add(body.name, hardware=body.hardware, description=body.description, owner=caller.name)
     except AlreadyExists as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     return _device_out(store, body.name)
 
 
-@router.get("/devices", response_model=list[DeviceOut], operation_id="listDevices")
+@router.get("/devices", response_model=list[DeviceOut], operation_id="listDevices", dependencies=[READ])
 def list_devices(request: Request, store: StoreDep) -> list[dict]:
     """Every device, shipped and registered, with its profiles."""
     return [_device_out(store, d.name, request) for d in store.devices.list()]
 
 
-@router.get("/devices/{name}", response_model=DeviceOut, operation_id="getDevice", responses=UNKNOWN_DEVICE)
+@router.get("/devices/{name}", response_model=DeviceOut, operation_id="getDevice", responses=UNKNOWN_DEVICE,
+            dependencies=[READ])
 def get_device(name: DeviceName, request: Request, store: StoreDep) -> dict:
     try:
         return _device_out(store, name, request)
@@ -170,7 +171,7 @@ def get_device(name: DeviceName, request: Request, store: StoreDep) -> dict:
 
 
 @router.get("/devices/{name}/profiles", response_model=list[ProfileSummary], operation_id="listProfiles",
-            responses=UNKNOWN_DEVICE)
+            responses=UNKNOWN_DEVICE, dependencies=[READ])
 def list_profiles(
     store: StoreDep,
     name: DeviceName,
@@ -187,26 +188,33 @@ def list_profiles(
 
 @router.post(
     "/devices/{name}/profiles", response_model=ProfileSummary, status_code=201, operation_id="uploadProfile",
-    responses={**UNKNOWN_DEVICE, **TOO_LARGE},
+    responses={**UNKNOWN_DEVICE, **errors.TOO_LARGE, 409: errors.error("a shipped device: its profiles ship with the service")},
     openapi_extra={"requestBody": _profile_body()},
 )
-async def upload_profile(name: DeviceName, request: Request, store: StoreDep) -> dict:
-    """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited)."""
+async def upload_profile(name: DeviceName, request: Request, store: StoreDep, caller: Member) -> dict:
+    """Upload a profile measured with ``nas profile`` on this device (JSON, size-limited): the device's
+    next version for the space. Its owner or an admin may; a shipped device's profiles are not changed."""
     # api.limits.BodySizeLimit has refused a body over NAS_MAX_UPLOAD_BYTES before this reads it.
     body = await request.body()
-    return await run_in_threadpool(_admit_profile, store, name, body)
+    return await run_in_threadpool(_admit_profile, store, name, body, caller)
 
 
-def _admit_profile(store: Store, name: str, body: bytes) -> dict:
+def _admit_profile(store: Store, name: str, body: bytes, caller: Caller) -> dict:
     try:
-        store.devices.get(name)
+        device = store.devices.get(name)
     except NotFound as error:
         raise _not_found(error) from None
+    if device.shipped:
+        raise HTTPException(status_code=409, detail=str(ShippedDevice(name)))
+    caller.check_owns(device.owner, f"device {name!r}")
     profile = validate_profile(body, source="uploaded profile")
     if profile.device.name != name:
         raise ProfileError.of(Problem("device.name", f"the profile was measured as {profile.device.name!r}, "
                                                      f"uploaded to {name!r}"), source="uploaded profile")
-    return _profile_out(store.profiles.add(name, profile), _facts(profile))
+    try:
+        return _profile_out(store.profiles.add(name, profile), _facts(profile))
+    except ShippedDevice as error:  # registered as shipped meanwhile (a restart of a newer release)
+        raise HTTPException(status_code=409, detail=str(error)) from None
 
 
 # --- profiles fitted from end-to-end measurements ----------------------------------------------------
@@ -237,26 +245,28 @@ def _measurements_body() -> dict:
 
 @router.post(
     "/devices/{name}/measurements", response_model=FittedProfileOut, status_code=201, operation_id="fitMeasurements",
-    responses={409: errors.error("a shipped device: its profiles ship with the service"), **TOO_LARGE,
+    responses={409: errors.error("a shipped device: its profiles ship with the service"), **errors.TOO_LARGE,
                415: errors.error("the body is neither application/json nor text/csv")},
     openapi_extra={"requestBody": _measurements_body()},
 )
 async def fit_measurements(name: DeviceName, request: Request, query: Annotated[FitQuery, Query()],
-                           store: StoreDep) -> dict:
+                           store: StoreDep, caller: Member) -> dict:
     """Register a profile fitted from whole networks timed end to end on the device (JSON, or CSV `arch,ms`
     with `space` in the query): the device's next profile version for the space, with the fit's
-    leave-one-out figures. The device is registered if new; a shipped device is refused."""
+    leave-one-out figures. The device is registered if new, owned by the caller's key; an existing one
+    only by its owner or an admin; a shipped device is refused."""
     kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if kind not in CONTENT_TYPES:
         raise HTTPException(status_code=415, detail=(
             f"content-type: send application/json or text/csv (arch,ms rows), got {kind or 'none'!r}"))
     body = await request.body()
-    return await run_in_threadpool(_fit_and_store, store, name, kind == "text/csv", body, query)
+    return await run_in_threadpool(_fit_and_store, store, name, kind == "text/csv", body, query, caller)
 
 
-def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQuery) -> dict:
+def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQuery, caller: Caller) -> dict:
     try:
-        fittable(store, name)
+        if fittable(store, name):
+            caller.check_owns(store.devices.get(name).owner, f"device {name!r}")
     except ShippedDevice as error:
         raise HTTPException(status_code=409, detail=str(error)) from None
     space, rows, fields = _read_csv(body, query) if csv else _read_json(body, query)
@@ -267,7 +277,7 @@ def _fit_and_store(store: Store, name: str, csv: bool, body: bytes, query: FitQu
         known_space(space, where="query" if csv else "body")
         raise
     try:
-        record, created = add_fitted(store, name, profile, fields.get("hardware", ""))
+        record, created = add_fitted(store, name, profile, fields.get("hardware", ""), owner=caller.name)
     except ShippedDevice as error:  # registered as shipped meanwhile (a restart of a newer release)
         raise HTTPException(status_code=409, detail=str(error)) from None
     out = _profile_out(record, _facts(profile))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from api import errors
+from api.auth import READ, Member
 from api.deps import StoreDep
 from api.schemas import (
     CandidateOut,
@@ -37,7 +38,6 @@ router = APIRouter(tags=["searches"])
 
 UNKNOWN_SEARCH = {404: errors.error("no search with that id")}
 MAX_OFFSET = 2**31 - 1
-TOO_LARGE = {413: errors.error("the body is over NAS_MAX_UPLOAD_BYTES")}
 
 
 def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | None = None) -> dict:
@@ -55,11 +55,12 @@ def _search_out(store: Store, record: SearchRecord, summary: SearchSummary | Non
         "hypervolume": record.hypervolume, "history": record.history,
         "front_size": summary.front_size, "best_score": summary.best_score, "request": record.request, "error": record.error,
         "created_at": record.created_at, "started_at": record.started_at, "finished_at": record.finished_at,
+        "owner": record.owner,
     }
 
 
 def _candidate_out(c: CandidateRecord) -> dict:
-    return {"id": c.id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
+    return {"id": c.id, "search_id": c.search_id, "arch": c.arch, "arch_hash": c.arch_hash, "score": c.score, "scores": c.scores,
             "latency_ms": c.latency_ms, "params": c.params, "macs": c.macs, "flops": c.macs, "feasible": c.feasible,
             "is_pareto": c.is_pareto, "created_at": c.created_at,
             "links": {"onnx": f"/api/v1/candidates/{c.id}/model.onnx", "json": f"/api/v1/candidates/{c.id}/architecture"}}
@@ -73,8 +74,8 @@ def _get(store: Store, search_id: int) -> SearchRecord:
 
 
 @router.post("/searches", response_model=SearchOut, status_code=202, operation_id="submitSearch",
-             responses={**TOO_LARGE, 429: errors.error("as many searches wait as NAS_MAX_QUEUED_SEARCHES allows")})
-def submit_search(body: SearchRequest, request: Request, store: StoreDep) -> dict:
+             responses={**errors.TOO_LARGE, 429: errors.error("as many searches wait as NAS_MAX_QUEUED_SEARCHES allows")})
+def submit_search(body: SearchRequest, request: Request, store: StoreDep, caller: Member) -> dict:
     """Queue a search. Only ``space`` is required: the shipped device profile, the default strategy
     (tpe) and proxy (synflow) fill the rest. Returns at once with the search's id, status queued.
     A budget over ``NAS_MAX_BUDGET`` or a proxy batch over what one evaluation may hold is a 422; a
@@ -82,7 +83,7 @@ def submit_search(body: SearchRequest, request: Request, store: StoreDep) -> dic
     settings = request.app.state.settings
     limits = service.Limits(max_budget=settings.max_budget, max_queued=settings.max_queued_searches)
     try:
-        record = service.submit(store, body, limits=limits)
+        record = service.submit(store, body, limits=limits, owner=caller.name)
     except service.QueueFull as error:
         raise HTTPException(status_code=429, detail=str(error), headers={"Retry-After": "30"}) from None
     dispatcher = getattr(request.app.state, "dispatcher", None)
@@ -91,7 +92,7 @@ def submit_search(body: SearchRequest, request: Request, store: StoreDep) -> dic
     return _search_out(store, record)
 
 
-@router.get("/searches", response_model=list[SearchOut], operation_id="listSearches")
+@router.get("/searches", response_model=list[SearchOut], operation_id="listSearches", dependencies=[READ])
 def list_searches(
     store: StoreDep,
     status: SearchStatus | None = Query(None, description="only searches with this status"),
@@ -107,18 +108,20 @@ def list_searches(
     return [_search_out(store, r, summaries.get(r.id)) for r in page]
 
 
-@router.get("/searches/{search_id}", response_model=SearchOut, operation_id="getSearch", responses=UNKNOWN_SEARCH)
+@router.get("/searches/{search_id}", response_model=SearchOut, operation_id="getSearch", responses=UNKNOWN_SEARCH,
+            dependencies=[READ])
 def get_search(search_id: int, store: StoreDep) -> dict:
     """Status and progress: evaluated / budget, hypervolume after every batch, the front's size."""
     return _search_out(store, _get(store, search_id))
 
 
 @router.post("/searches/{search_id}/cancel", response_model=SearchOut, operation_id="cancelSearch",
-             responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished"), **TOO_LARGE})
-def cancel_search(search_id: int, store: StoreDep) -> dict:
-    """Cancel a queued or running search. It is final: a running one's evaluations under way are
-    stopped, nothing more is stored after this answer, and what it had stored stays."""
+             responses={**UNKNOWN_SEARCH, 409: errors.error("the search has already finished"), **errors.TOO_LARGE})
+def cancel_search(search_id: int, store: StoreDep, caller: Member) -> dict:
+    """Cancel a queued or running search (its owner or an admin). It is final: a running one's evaluations
+    under way are stopped, nothing more is stored after this answer, and what it had stored stays."""
     record = _get(store, search_id)
+    caller.check_owns(record.owner, f"search {search_id}")
     try:
         record = store.searches.update(search_id, status="cancelled")
     except InvalidTransition:
@@ -126,8 +129,18 @@ def cancel_search(search_id: int, store: StoreDep) -> dict:
     return _search_out(store, record)
 
 
+@router.get("/candidates/{candidate_id}", response_model=CandidateOut, operation_id="getCandidate",
+            responses={404: errors.error("no candidate with that id")}, dependencies=[READ])
+def get_candidate(candidate_id: int, store: StoreDep) -> dict:
+    """One candidate: its scores, predicted latency, size and export links."""
+    try:
+        return _candidate_out(store.candidates.get(candidate_id))
+    except NotFound as error:
+        raise HTTPException(status_code=404, detail=f"candidate_id: {error}") from None
+
+
 @router.get("/searches/{search_id}/candidates", response_model=CandidatePage, operation_id="listCandidates",
-            responses=UNKNOWN_SEARCH)
+            responses=UNKNOWN_SEARCH, dependencies=[READ])
 def list_candidates(
     store: StoreDep,
     search_id: int,
@@ -144,7 +157,7 @@ def list_candidates(
 
 
 @router.get("/searches/{search_id}/plot", response_model=SearchPlot, operation_id="getSearchPlot",
-            responses=UNKNOWN_SEARCH)
+            responses=UNKNOWN_SEARCH, dependencies=[READ])
 def search_plot(
     store: StoreDep,
     search_id: int,
@@ -165,7 +178,7 @@ def search_plot(
 
 
 @router.get("/searches/{search_id}/pareto", response_model=list[CandidateOut], operation_id="getParetoFront",
-            responses=UNKNOWN_SEARCH)
+            responses=UNKNOWN_SEARCH, dependencies=[READ])
 def pareto_front(search_id: int, store: StoreDep) -> list[dict]:
     """The front: feasible non-dominated candidates, fastest first."""
     _get(store, search_id)

@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 import searchspaces
 from api import errors
+from api.auth import READ
 from api.schemas import SpaceDetail, SpaceSummary
 
 router = APIRouter(tags=["spaces"])
@@ -16,7 +17,7 @@ def _describe(name: str) -> dict:
     return searchspaces.get(name).describe()
 
 
-@router.get("/spaces", response_model=list[SpaceSummary], operation_id="listSpaces")
+@router.get("/spaces", response_model=list[SpaceSummary], operation_id="listSpaces", dependencies=[READ])
 def list_spaces() -> list[dict]:
     """The search spaces, their sizes and resolutions."""
     return [_describe(name) for name in searchspaces.names()]
@@ -26,7 +27,7 @@ SpaceName = Annotated[str, Path(description="the space's name (GET /spaces)", ex
 
 
 @router.get("/spaces/{space}", response_model=SpaceDetail, operation_id="getSpace",
-            responses={404: errors.error("no search space of that name")})
+            responses={404: errors.error("no search space of that name")}, dependencies=[READ])
 def get_space(space: SpaceName) -> dict:
     """One search space with its choices and an example architecture string."""
     if space not in searchspaces.names():

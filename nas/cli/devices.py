@@ -114,7 +114,8 @@ def fit_device(
     from nas.latency import MeasurementError, ProfileError, fit_profile
     from nas.latency.measurements import read_csv
     from nas.latency.schema import DEVICE_NAME_PATTERN
-    from nas.storage.here import ShippedDevice, add_fitted, fittable
+    from nas.storage import ShippedDevice
+    from nas.storage.here import add_fitted, fittable
 
     fields = {"hardware": hardware, "runtime": runtime, "runtime_version": runtime_version, "threads": threads,
               "batch_size": batch_size, "precision": precision}

@@ -18,17 +18,26 @@ def serve(
         Optional[int], typer.Option(min=1, max=65535, help="Port (default NAS_PORT, 8000).")
     ] = None,
 ) -> None:
-    """Start the REST service and dashboard (uvicorn)."""
+    """Start the REST service and dashboard (uvicorn). Bound beyond loopback it needs API keys
+    (NAS_AUTH=required) unless NAS_AUTH=off says otherwise."""
+    import os
+
     import uvicorn
 
+    from nas.settings import get_settings
+
+    # The app reads the address it is bound to from NAS_HOST: it decides whether keys are needed.
+    for variable, value in (("NAS_HOST", host), ("NAS_PORT", port)):
+        if value is not None:
+            os.environ[variable] = str(value)
+    get_settings.cache_clear()
     settings = load_settings()
+    mode = settings.auth_mode()
+    why = "NAS_AUTH" if settings.auth else ("loopback" if settings.on_loopback() else "bound beyond loopback")
+    typer.echo(f"auth: {mode} ({why}){'; send Authorization: Bearer <key> (nas keys create)' * (mode == 'required')}",
+               err=True)
     # The app is named by its import string so that `nas` itself never imports `api`.
-    uvicorn.run(
-        "api.main:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
-    )
+    uvicorn.run("api.main:app", host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
 @app.command()

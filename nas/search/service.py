@@ -63,13 +63,14 @@ class QueueFull(Exception):
 
 
 def submit(store: Store, request: SearchRequest,
-           calibrate: Callable[[str], ProfileRecord] | None = None, limits: Limits = Limits()) -> SearchRecord:
+           calibrate: Callable[[str], ProfileRecord] | None = None, limits: Limits = Limits(),
+           owner: str | None = None) -> SearchRecord:
     """Check ``request`` against the store and queue it; ``InvalidField`` naming what is wrong,
     ``QueueFull`` when the queue is at ``limits.max_queued``.
 
     A search on this machine's own device before its profile of the space is fitted is queued
     without a profile (the dispatcher fits it, then starts the search), unless ``calibrate(space)``
-    is given to fit it now."""
+    is given to fit it now. ``owner`` names the key that submitted it (None: auth off, or the CLI)."""
     if request.budget > limits.max_budget:
         raise InvalidField("budget", f"at most {limits.max_budget} on this service (NAS_MAX_BUDGET), "
                                      f"got {request.budget}")
@@ -83,7 +84,7 @@ def submit(store: Store, request: SearchRequest,
     stored = {**request.model_dump(), "profile_version": profile.version if profile else None}
     return store.searches.create(stored, space=config.space, device=request.device,
                                profile_id=profile.id if profile else None,
-                               strategy=config.strategy, budget=config.budget, seed=config.seed)
+                               strategy=config.strategy, budget=config.budget, seed=config.seed, owner=owner)
 
 
 def _profile(store: Store, request: SearchRequest,

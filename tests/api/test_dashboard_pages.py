@@ -1,6 +1,8 @@
-"""The dashboard's pages as the server sends them (issue 7): every page answers with its name, the nav
-and the elements the browser tests and page scripts rely on; Plotly.js is the vendored bundle its
-README describes; unknown ids are 404 pages; user strings are escaped; the files ship with the package.
+"""The dashboard's pages as the server sends them (issues 7 and 26): every page answers with its name, the
+nav and the elements the browser tests and page scripts rely on, and holds no stored data (a page load
+cannot send the API key, so its script reads everything from /api/v1); every page can ask for a key and
+runs no inline script (the CSP allows only 'self'); Plotly.js is the vendored bundle its README
+describes; a path that cannot name an id is a 404 page; the files ship with the package.
 What the pages do in a browser is tested in tests/e2e."""
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from nas.settings import Settings
+from nas.storage.here import default_latency
 
 ROOT = Path(__file__).resolve().parents[2]
 NAV = {"nav-searches": "/", "nav-new": "/searches/new", "nav-compare": "/compare", "nav-devices": "/devices"}
@@ -126,10 +129,9 @@ def test_the_new_search_form_has_a_field_per_request_field_with_an_error_slot(cl
     html.one("form", id="search-form")
     for field in ("space", "device", "strategy", "proxy", "data"):
         html.one("select", name=field)
-    # the default device is preselected and the page says how its latency table was made
-    assert html.one("select", name="device")["data-default"] == "x86-64-2core"
-    html.one("p", id="default-latency")
-    assert "Default device: <strong>x86-64-2core</strong>" in client.get("/searches/new").text
+    # the default device and how its latency table was made come from /health, by script
+    assert "data-default" not in html.one("select", name="device")
+    assert "hidden" in html.one("p", id="default-latency") and not html.text["default-latency"].strip()
     for field in ("budget", "latency_max_ms", "seed", "params_max", "macs_max"):
         html.one("input", name=field)
     for field in ("space", "budget", "device", "strategy", "latency_max_ms", "proxy", "seed", "data",
@@ -139,17 +141,18 @@ def test_the_new_search_form_has_a_field_per_request_field_with_an_error_slot(cl
     strategies = [a["value"] for a in html.find("option")]
     assert strategies == ["random", "evolution", "nsga2", "tpe"]
     assert html.one("option", value="tpe").get("selected") == ""  # the API's default
+    assert html.one("button", id="submit-search")["data-needs"] == "member"  # hidden from a viewer's key
 
 
-def test_the_search_page_renders_its_header_and_the_plot_containers(client, search):
+def test_the_search_page_is_a_shell_of_its_header_and_the_plot_containers(client, search):
     html = page(client, f"/searches/{search['id']}", "search")
-    assert html.text["search-status"].strip() == "succeeded"
-    progress = html.one("progress", id="search-progress")
-    assert (progress["value"], progress["max"]) == ("40", "40")
+    assert html.one("main")["data-search-id"] == str(search["id"])
+    for element in ("search-status", "search-space", "search-device", "search-proxy", "search-owner"):
+        assert html.text[element].strip() == "", element  # filled by search.js
     for element in ("pareto-plot", "hv-plot"):
         html.one("div", id=element)
     html.one("table", id="front")
-    assert html.one("main")["data-search-id"] == str(search["id"])
+    assert "hidden" in html.one("button", id="cancel-search")
 
 
 def test_the_search_page_reads_its_data_only_from_the_plot_endpoint():
@@ -158,18 +161,16 @@ def test_the_search_page_reads_its_data_only_from_the_plot_endpoint():
     assert reads == {"plot", "cancel"}
 
 
-def test_the_candidate_page_shows_scores_metrics_and_export_links_with_the_arch_escaped(client, search):
+def test_the_candidate_page_is_a_shell_with_the_export_links(client, search):
     candidate = search["candidates"][TRICKY_ARCH]
-    response = client.get(f"/candidates/{candidate}")
-    assert TRICKY_ARCH not in response.text and "&lt;img src=x" in response.text
     html = page(client, f"/candidates/{candidate}", "candidate")
-    assert html.text["arch"] == TRICKY_ARCH
+    assert html.one("main")["data-candidate-id"] == str(candidate)
+    assert html.text["arch"] == "" and html.text["candidate-origin"].strip() == ""
     html.one("ol", id="blocks")
-    assert {a["data-proxy"] for a in html.find("tr") if "data-proxy" in a} == {"synflow", "naswot"}
     html.one("dl", id="metrics")
+    assert not [a for a in html.find("tr") if "data-proxy" in a]
     for fmt, route in (("onnx", "model.onnx"), ("json", "architecture")):
         assert html.one("a", id=f"export-{fmt}")["href"] == f"/api/v1/candidates/{candidate}/{route}"
-    assert html.one("a", id="search-link")["href"] == f"/searches/{search['id']}"
 
 
 def test_the_compare_and_devices_pages_hold_their_forms(client):
@@ -184,17 +185,58 @@ def test_the_compare_and_devices_pages_hold_their_forms(client):
     devices.one("input", type="file", name="profile")
     devices.one("ul", id="upload-errors")
     devices.one("p", id="upload-result")
+    assert len(devices.find("section", **{"data-needs": "member"})) == 3  # the forms, hidden from a viewer's key
 
 
-@pytest.mark.parametrize("path", ["/searches/999", "/searches/abc", "/searches/0", "/searches/99999999999999999999",
-                                  "/candidates/999", "/candidates/-1"])
-def test_unknown_searches_and_candidates_are_404_pages(client, search, path):
+@pytest.mark.parametrize("path", ["/searches/abc", "/searches/0", "/searches/99999999999999999999",
+                                  "/candidates/-1", "/candidates/1.5"])
+def test_paths_that_name_no_id_are_404_pages(client, path):
     response = client.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     html = Elements(response.text)
     assert html.one("body")["data-page"] == "not-found"
     assert "There is no" in html.text["not-found"]
+
+
+@pytest.mark.parametrize(("path", "name"), [("/searches/999", "search"), ("/candidates/999", "candidate")])
+def test_an_unknown_id_is_a_shell_too(client, path, name):
+    # Whether the id is there is the API's to say (a 404 the script shows), to a caller with a key.
+    html = page(client, path, name)
+    assert html.one("main")[f"data-{name}-id"] == "999"
+
+
+@pytest.mark.parametrize("name", ["searches", "new-search", "search", "candidate", "compare", "devices"])
+def test_no_page_holds_stored_data(client, search, name):
+    text = client.get(paths(search)[name]).text
+    store = client.app.state.store
+    candidate = store.candidates.get(search["candidates"]["arch-3"])
+    stored = ["arch-3", "arch-39", "&lt;img src=x", TRICKY_ARCH, candidate.arch_hash, "succeeded", "x86-64-2core",
+              default_latency(store)]
+    assert [value for value in stored if value in text] == []
+
+
+@pytest.mark.parametrize("name", ["searches", "new-search", "search", "candidate", "compare", "devices"])
+def test_every_page_can_ask_for_a_key_and_runs_no_inline_script(client, search, name):
+    html = page(client, paths(search)[name], name)
+    assert "hidden" in html.one("section", id="key-panel") and "hidden" in html.one("div", id="who")
+    html.one("form", id="key-form")
+    assert html.one("input", id="key-input")["type"] == "password"
+    html.one("button", id="forget-key")
+    assert "nas keys create NAME --role viewer" in client.get(paths(search)[name]).text
+    assert "hidden" in html.one("p", id="read-only")
+    # The CSP (script-src 'self') would block an inline script or handler: there must be none.
+    assert all(a.get("src", "").startswith("/static/") for t, a in html.tags if t == "script")
+    assert [(t, k) for t, a in html.tags for k in a if k.startswith("on")] == []
+
+
+def test_the_key_lives_in_session_storage_and_goes_as_a_header():
+    scripts = {path.name: re.sub(r"//.*", "", path.read_text())  # the code, not its comments
+               for path in (ROOT / "api" / "dashboard" / "static").glob("*.js")}
+    for name, script in scripts.items():
+        assert "localStorage" not in script and "cookie" not in script.lower(), name
+    common = scripts["common.js"]
+    assert "sessionStorage.setItem" in common and "authorization: `Bearer ${key}`" in common
 
 
 def test_plotly_is_the_vendored_bundle_its_readme_describes(client):

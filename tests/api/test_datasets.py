@@ -97,8 +97,10 @@ def test_bad_uploads_name_each_problem_and_store_nothing(client):
     assert built_in.status_code == 409 and "built-in" in built_in.text
     classes = upload(client, "c", npz(images=images(), labels=np.full(12, 5)), num_classes="3")
     assert classes.status_code == 422 and "num_classes=3" in classes.text
-    missing = client.post("/api/v1/datasets", data={"name": "nofile"})
+    missing = client.post("/api/v1/datasets", files={"name": (None, "nofile")})
     assert missing.status_code == 422 and "file" in missing.text
+    form = client.post("/api/v1/datasets", data={"name": "form"})  # not multipart at all
+    assert form.status_code == 415 and "multipart/form-data" in form.text
     assert [d["name"] for d in client.get("/api/v1/datasets").json() if not d["built_in"]] == []
     assert client.get("/api/v1/datasets/bad").status_code == 404
 
@@ -113,7 +115,8 @@ def test_bodies_over_the_limit_are_413_and_store_nothing(client):
         for start in range(0, len(big), 8192):
             yield big[start:start + 8192]
 
-    streamed = client.post("/api/v1/devices/x86-64-2core/profiles", content=chunked())
+    streamed = client.post("/api/v1/devices/x86-64-2core/profiles", content=chunked(),
+                           headers={"content-type": "application/json"})
     assert streamed.status_code == 413, streamed.text
     assert client.get("/api/v1/datasets/big").status_code == 404
     assert client.get("/api/v1/health").status_code == 200

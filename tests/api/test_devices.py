@@ -12,6 +12,8 @@ from api.main import create_app
 from nas.settings import Settings
 from tests.latency.conftest import synthetic_document
 
+JSON_BODY = {"content-type": "application/json"}  # JSON routes read nothing else (a 415)
+
 
 @pytest.fixture
 def client(database_url, tmp_path):
@@ -39,9 +41,9 @@ def test_register_upload_and_list_versions(client):
     created = client.post("/api/v1/devices", json={"name": "pi4", "hardware": "Raspberry Pi 4"})
     assert created.status_code == 201, created.text
     assert created.json()["profiles"] == []
-    first = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(document()))
+    first = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=json.dumps(document()))
     assert first.status_code == 201, first.text
-    second = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(document()))
+    second = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=json.dumps(document()))
     assert (first.json()["version"], second.json()["version"]) == (1, 2)
     assert first.json()["block_keys"] == first.json()["required_keys"]
     listed = client.get("/api/v1/devices/pi4/profiles", params={"space": "nasbench201"}).json()
@@ -97,8 +99,8 @@ def bad_documents():
 @pytest.mark.parametrize("body, reason", bad_documents())
 def test_bad_profiles_are_refused_with_every_problem_and_nothing_stored(client, body, reason):
     client.post("/api/v1/devices", json={"name": "pi4"})
-    assert client.post("/api/v1/devices/pi4/profiles", content=json.dumps(document())).status_code == 201
-    response = client.post("/api/v1/devices/pi4/profiles", content=body)
+    assert client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=json.dumps(document())).status_code == 201
+    response = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=body)
     assert response.status_code == 422, response.text
     assert reason in response.text
     assert all("msg" in problem and problem["loc"][0] == "body" for problem in response.json()["detail"])
@@ -110,27 +112,27 @@ def test_profile_problems_are_at_their_fields_list_positions_as_integers(client)
     bad = document()
     bad["resolutions"] = [32.0]
     bad["entries"]["my key"] = {"p50": -1.0, "mean": 1.0, "std": 0.0, "count": 1}
-    response = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(bad))
+    response = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=json.dumps(bad))
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert [p["loc"] for p in detail] == [["body", "resolutions", 0], ["body", "entries", "my key", "p50"]]
     assert detail[1]["msg"] == "entries.my key.p50: Input should be greater than or equal to 0"
     assert {p["type"] for p in detail} == {"profile"}
-    response = client.post("/api/v1/devices/pi4/profiles", content=json.dumps(document("pi5")))
+    response = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=json.dumps(document("pi5")))
     assert response.json()["detail"] == [{"loc": ["body", "device", "name"], "type": "profile",
                                           "msg": "device.name: the profile was measured as 'pi5', uploaded to 'pi4'"}]
 
 
 def test_uploads_over_the_size_limit_are_refused(client):
     client.post("/api/v1/devices", json={"name": "pi4"})
-    response = client.post("/api/v1/devices/pi4/profiles", content=b"{" + b" " * (65 * 1024) + b"}")
+    response = client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=b"{" + b" " * (65 * 1024) + b"}")
     assert response.status_code == 413
     assert "NAS_MAX_UPLOAD_BYTES" in response.json()["detail"]
 
 
 def test_unknown_devices_are_404_naming_them(client):
     for response in (client.get("/api/v1/devices/nope"), client.get("/api/v1/devices/nope/profiles"),
-                     client.post("/api/v1/devices/nope/profiles", content=json.dumps(document("nope")))):
+                     client.post("/api/v1/devices/nope/profiles", headers=JSON_BODY, content=json.dumps(document("nope")))):
         assert response.status_code == 404
         assert "nope" in response.json()["detail"]
 

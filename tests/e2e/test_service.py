@@ -74,6 +74,9 @@ def test_cancel_keeps_what_was_found(service):
     assert service.client.get(f"/searches/{search_id}/candidates").json()["total"] == kept["evaluated"]
 
 
+JSON = {"content-type": "application/json"}
+
+
 @pytest.mark.backends("sqlite")
 def test_bad_inputs_are_4xx_naming_the_field(service):
     client = service.client
@@ -84,9 +87,10 @@ def test_bad_inputs_are_4xx_naming_the_field(service):
         (client.get("/searches/424242"), 404, "424242"),
         (client.get("/candidates/424242/model"), 404, "424242"),
         (client.post("/devices", json={"name": "a b"}), 422, "name"),
-        (client.post("/devices/x86-64-2core/profiles", content=b"[]"), 422, "body"),
+        (client.post("/devices/x86-64-2core/profiles", content=b"[]", headers=JSON), 409, "shipped device"),
+        (client.post("/devices/x86-64-2core/profiles", content=b"[]"), 415, "content-type"),
         (client.post("/datasets", files={"file": ("x.npz", b"junk")}, data={"name": "x"}), 422, "file"),
-        (client.post("/devices/x86-64-2core/profiles", content=b"0" * (9 * 1024 * 1024)), 413,
+        (client.post("/devices/x86-64-2core/profiles", content=b"0" * (9 * 1024 * 1024), headers=JSON), 413,
          "NAS_MAX_UPLOAD_BYTES"),
     ]
     for response, status, named in checks:

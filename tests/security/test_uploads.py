@@ -24,6 +24,8 @@ from tests.latency.conftest import synthetic_document
 
 MEMORY_CAP = 8 * 2**20  # what a refusal may cost (measured: under 1 MiB); the bomb declares 150 MB, once decoded whole
 
+JSON_BODY = {"content-type": "application/json"}  # JSON routes read nothing else (a 415)
+
 
 @pytest.fixture
 def client(tmp_path):
@@ -167,13 +169,13 @@ def profile(**changes) -> str:
 @pytest.fixture
 def device(client):
     assert client.post("/api/v1/devices", json={"name": "pi4"}).status_code == 201
-    assert client.post("/api/v1/devices/pi4/profiles", content=profile()).status_code == 201
+    assert client.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=profile()).status_code == 201
     return client
 
 
 @pytest.mark.parametrize("num_classes", [10**6, 10**9, 2**62])
 def test_a_profile_s_num_classes_is_bounded(device, num_classes):
-    response = device.post("/api/v1/devices/pi4/profiles", content=profile(num_classes=num_classes))
+    response = device.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=profile(num_classes=num_classes))
     assert response.status_code == 422 and fields(response) == ["num_classes"], response.text
     assert "100000" in response.text
 
@@ -188,7 +190,7 @@ NETWORK = {"arch": "a", "measured_ms": 1.0, "predicted_ms": 1.0}  # 150,000 of t
     ({"entries": {f"key{i}": {"p50": 1.0, "mean": 1.0, "std": 0.0, "count": 1} for i in range(10_001)}}, "entries"),
 ])
 def test_a_profile_s_lists_and_strings_are_bounded(device, changes, field):
-    response = device.post("/api/v1/devices/pi4/profiles", content=profile(**changes))
+    response = device.post("/api/v1/devices/pi4/profiles", headers=JSON_BODY, content=profile(**changes))
     assert response.status_code == 422, response.text[:2000]
     assert field in fields(response), fields(response)[:5]
     assert len(response.content) < 100_000  # a refusal never echoes the megabyte back
