@@ -1,8 +1,10 @@
 """The dashboard's pages: plain ``def`` routes rendering Jinja2 templates.
 
-A page renders what it can say at once from the store (a search's header, a candidate's scores and
-metrics; 404 for an unknown id); its script in ``static/`` then reads ``/api/v1`` for the rest, so
-the browser sees the same data and the same error messages as any REST client. Plotly.js is the
+A page is a shell that holds no stored data: its ids (from the path), static text and the elements its
+script in ``static/`` fills from ``/api/v1``, with the API key the browser keeps (a page load cannot send
+an ``Authorization`` header, so a page rendered from the store would show it to anyone). The browser
+thus sees the same data and the same error messages as any REST client: an id that is not there is the
+API's 404, shown by the script; only a path that cannot name an id is a 404 page. Plotly.js is the
 vendored basic bundle in ``static/vendor/`` (scatter, bar and pie: the dashboard draws only scatter
 traces): no CDN, no build step. Its full bundle, the only one the ``plotly`` Python package ships,
 takes 1.6 s to start in a browser here against 0.35 s; see ``static/vendor/README.md``.
@@ -17,13 +19,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from api.deps import StoreDep
 from nas.evaluate import DEFAULT_PROXY
-from nas.latency import default_device
 from nas.search.request import SearchRequest
 from nas.search.strategies import STRATEGIES
-from nas.storage import NotFound
-from nas.storage.here import default_latency
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -68,35 +66,26 @@ def searches_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/searches/new", response_class=HTMLResponse)
-def new_search_page(request: Request, store: StoreDep) -> HTMLResponse:
+def new_search_page(request: Request) -> HTMLResponse:
+    # The request's own defaults (code, not data); the default device comes from /health by script.
     defaults = {name: field.default for name, field in SearchRequest.model_fields.items()
                 if field.default is not None and isinstance(field.default, (int, float, str))}
     return _page(request, "new_search.html", "new-search", strategies=STRATEGIES,
-                 defaults={**defaults, "proxy": DEFAULT_PROXY, "device": default_device()},
-                 latency_note=default_latency(store))
+                 defaults={**defaults, "proxy": DEFAULT_PROXY})
 
 
 @router.get("/searches/{search_id}", response_class=HTMLResponse)
-def search_page(request: Request, search_id: str, store: StoreDep) -> HTMLResponse:
-    try:
-        search = store.searches.get(_id(search_id) or 0)
-    except NotFound:
+def search_page(request: Request, search_id: str) -> HTMLResponse:
+    if (found := _id(search_id)) is None:
         return _not_found(request, f"There is no search with id {search_id}.")
-    asked = search.request
-    proxy = ("mean rank of " + ", ".join(asked["ensemble"]) if asked.get("ensemble")
-             else asked.get("proxy") or DEFAULT_PROXY)
-    return _page(request, "search.html", "search", search=search, proxy=proxy,
-                 live=search.status in ("queued", "running"))
+    return _page(request, "search.html", "search", search_id=found, default_proxy=DEFAULT_PROXY)
 
 
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
-def candidate_page(request: Request, candidate_id: str, store: StoreDep) -> HTMLResponse:
-    try:
-        candidate = store.candidates.get(_id(candidate_id) or 0)
-        search = store.searches.get(candidate.search_id)
-    except NotFound:
+def candidate_page(request: Request, candidate_id: str) -> HTMLResponse:
+    if (found := _id(candidate_id)) is None:
         return _not_found(request, f"There is no candidate with id {candidate_id}.")
-    return _page(request, "candidate.html", "candidate", candidate=candidate, search=search)
+    return _page(request, "candidate.html", "candidate", candidate_id=found)
 
 
 @router.get("/compare", response_class=HTMLResponse)

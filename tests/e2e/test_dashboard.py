@@ -1,6 +1,7 @@
 """The dashboard (issue 7) in a real browser: Debian's Chromium driven by Playwright against one real
 ``nas serve`` for the module (SQLite, its own local Ray, so searches really run), to the dashboard
-contract's element ids. Every page must load with no console error (the ``page`` fixture fails a test
+contract's element ids, with auth off (a loopback service: no key asked for; with a key,
+test_dashboard_auth.py). Every page must load with no console error (the ``page`` fixture fails a test
 on any); each page's screenshot is saved under the contract's name in ``$NAS_SCREENSHOTS``.
 
 Searches are NAS-Bench-201 with budget 16: a few seconds each on two cores.
@@ -110,6 +111,7 @@ def check_searches(page, service, searches, front):
     assert float(best) == pytest.approx(first["best_score"], rel=1e-2), (best, first["best_score"])
     expect(row.locator(f'input.compare-pick[value="{first["id"]}"]')).to_be_attached()
     expect(page.locator("button#compare-selected")).to_be_attached()
+    expect(row.locator(".owner")).to_be_hidden()  # auth off: no owners to show
 
 
 def check_new_search(page, service, searches, front):
@@ -128,6 +130,9 @@ def check_new_search(page, service, searches, front):
         for value in values:
             expect(form.locator(f'select[name={name}] option[value="{value}"]')).to_be_attached()
     expect(form.locator("select[name=device]")).to_have_value(DEVICE)  # preselected: the API's default
+    expect(page.locator("#default-latency")).to_contain_text(f"Default device: {DEVICE}")
+    expect(page.locator("#key-panel")).to_be_hidden()  # auth off: nothing of keys shows
+    expect(page.locator("#who")).to_be_hidden()
 
 
 def check_search(page, service, searches, front):
@@ -192,12 +197,21 @@ def test_every_page_loads_cleanly(page, service, searches, front, name):
     screenshot(page, name)
 
 
-def test_an_unknown_search_is_a_404_page(page, service, console_errors):
-    # Chromium logs any 4xx document as "Failed to load resource"; only that one is admitted.
-    console_errors.allow_status(404, r"/searches/424242$")
-    response = page.goto(url(service, "/searches/424242"))
+def test_unknown_ids_show_the_apis_not_found_message(page, service, console_errors):
+    # The page is a shell (200) that cannot know the id; its script shows the API's 404. Chromium logs
+    # each 4xx response as "Failed to load resource": only these are admitted.
+    console_errors.allow_status(404, r"/api/v1/(searches/424242/plot\?|candidates/424242$)")
+    console_errors.allow_status(404, r"/searches/abc$")
+    for path, name, message in (("/searches/424242", "search", service.client.get("/searches/424242/plot")),
+                                ("/candidates/424242", "candidate", service.client.get("/candidates/424242"))):
+        assert message.status_code == 404
+        assert open_page(page, service, path, name).status == 200
+        expect(page.locator("#not-found")).to_have_text(message.json()["detail"])
+        expect(page.locator("h1")).to_have_text("Not found")
+    # A path that cannot name an id is the server's own 404 page.
+    response = page.goto(url(service, "/searches/abc"))
     assert response.status == 404
-    assert re.search(r"424242|not found|no search", page.locator("body").inner_text(), re.IGNORECASE)
+    expect(page.locator("body")).to_have_attribute("data-page", "not-found")
 
 
 def test_the_pareto_plot_holds_exactly_the_front(page, service, searches, front):

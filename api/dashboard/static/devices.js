@@ -1,7 +1,8 @@
 // Devices: the registry from GET /api/v1/devices with every profile version's coverage, validation and
 // origin (measured, or fitted from end-to-end measurements), a form to register a device, one to upload a
 // profile document (the file is the body), and one to fit a device from a CSV of arch,ms (the file is
-// the body, text/csv).
+// the body, text/csv). A viewer's key sees no forms; the profile form offers the devices the caller may
+// add a profile to (a member its own, an admin any; no one a shipped one).
 "use strict";
 
 (() => {
@@ -51,12 +52,13 @@
   }
 
   async function refresh() {
-    const devices = await read("/api/v1/devices", "list the devices");
+    const [devices, who] = await Promise.all([read("/api/v1/devices", "list the devices"), NAS.me()]);
     if (!devices) return;
     tbody.replaceChildren(...devices.map(deviceRow));
     const chosen = select.value;
-    select.replaceChildren(...devices.map((d) => el("option", { value: d.name }, d.name)));
-    if (devices.some((d) => d.name === chosen)) select.value = chosen;
+    const open = devices.filter((d) => !d.shipped && NAS.mayChange(who, d.owner));
+    select.replaceChildren(...open.map((d) => el("option", { value: d.name }, d.name)));
+    if (open.some((d) => d.name === chosen)) select.value = chosen;
     document.body.dataset.ready = "true";
   }
 

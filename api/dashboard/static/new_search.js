@@ -1,5 +1,6 @@
-// The new-search form: its choices come from the REST API, its body goes to POST /api/v1/searches
-// as JSON (empty fields left out), and a refusal shows the API's own messages next to their fields.
+// The new-search form: its choices come from the REST API (the default device, preselected, from
+// GET /api/v1/health), its body goes to POST /api/v1/searches as JSON (empty fields left out), and a
+// refusal shows the API's own messages next to their fields. A viewer's key sees no submit button.
 "use strict";
 
 (() => {
@@ -15,10 +16,20 @@
     if (names.includes(chosen)) select.value = chosen;
   }
 
+  // The device a search that names none runs on, and how its latency table was made.
+  function defaultDevice(health) {
+    form.elements.device.dataset.default = health.default_device;
+    const note = document.getElementById("default-latency");
+    note.replaceChildren("Default device: ", el("strong", {}, health.default_device),
+                         health.default_latency ? `, ${health.default_latency}.` : ".");
+    note.hidden = false;
+  }
+
   async function loadChoices() {
-    const [spaces, devices, proxies, datasets] = await Promise.all(
-      ["spaces", "devices", "proxies", "datasets"].map((what) => api(`/api/v1/${what}`)));
+    const [spaces, devices, proxies, datasets, health] = await Promise.all(
+      ["spaces", "devices", "proxies", "datasets", "health"].map((what) => api(`/api/v1/${what}`)));
     const failed = [spaces, devices, proxies, datasets].filter((r) => !r.ok);
+    if (health.ok && health.data.default_device) defaultDevice(health.data);
     if (failed.length) pageError(`Could not load the form's choices: ${failed.map(problemText).join("; ")}`);
     if (spaces.ok) {
       fill(form.elements.space, spaces.data.map((s) => s.name),

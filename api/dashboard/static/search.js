@@ -1,12 +1,13 @@
-// One search: the Pareto plot, hypervolume over evaluations and the front's table, all from
-// GET /api/v1/searches/{id}/plot (the front in full, a sample of the rest), polled while it runs.
+// One search: its header, the Pareto plot, hypervolume over evaluations and the front's table, all from
+// GET /api/v1/searches/{id}/plot (the front in full, a sample of the rest), polled while it runs. Cancel
+// shows while it runs to whoever may cancel it: its owner or an admin (the API decides all the same).
 "use strict";
 
 (() => {
-  const { read, postJSON, el, fmt, pageError, problemText, hoverText } = NAS;
+  const { api, postJSON, el, fmt, pageError, problemText, hoverText } = NAS;
   const main = document.querySelector("main");
   const id = main.dataset.searchId;
-  const proxy = document.getElementById("search-proxy").textContent;
+  const defaultProxy = main.dataset.defaultProxy;
   const paretoDiv = document.getElementById("pareto-plot");
   const hvDiv = document.getElementById("hv-plot");
   const cancel = document.getElementById("cancel-search");
@@ -14,7 +15,18 @@
   const FAINT = "rgba(110, 120, 140, 0.35)";
   const OUTSIDE = "rgba(214, 90, 60, 0.35)";
   let clickBound = false;
-  let live = main.dataset.live === "true";
+  let who = { role: null };
+  let live = false;  // whether the last read found it queued or running
+
+  function proxyOf(search) {
+    const asked = search.request || {};
+    return asked.ensemble && asked.ensemble.length ? `mean rank of ${asked.ensemble.join(", ")}`
+      : asked.proxy || defaultProxy;
+  }
+
+  function text(elementId, value) {
+    document.getElementById(elementId).textContent = value;
+  }
 
   function header(search) {
     const status = document.getElementById("search-status");
@@ -22,12 +34,19 @@
     const bar = document.getElementById("search-progress");
     bar.max = search.budget;
     bar.value = search.evaluated;
-    document.getElementById("search-evaluated").textContent = `${fmt.int(search.evaluated)} / ${fmt.int(search.budget)}`;
-    document.getElementById("search-hv").textContent = fmt.score(search.hypervolume);
+    text("search-evaluated", `${fmt.int(search.evaluated)} / ${fmt.int(search.budget)}`);
+    text("search-space", search.space);
+    text("search-device", search.device);
+    text("search-strategy", search.strategy);
+    text("search-proxy", proxyOf(search));
+    const budget = search.request && search.request.latency_max_ms;
+    text("search-budget", budget ? `${budget} ms` : "none");
+    text("search-hv", fmt.score(search.hypervolume));
+    text("search-owner", search.owner || "-");
     const error = document.getElementById("search-error");
     error.textContent = search.error || "";
     error.hidden = !search.error;
-    cancel.hidden = !LIVE.has(search.status);
+    cancel.hidden = !(LIVE.has(search.status) && NAS.mayChange(who, search.owner));
   }
 
   function trace(points, extra) {
@@ -52,7 +71,7 @@
     const layout = {
       margin: { t: 20, r: 20, b: 50, l: 70 }, hovermode: "closest", legend: { orientation: "h", y: -0.2 },
       xaxis: { title: { text: "predicted latency (ms)" }, zeroline: false },
-      yaxis: { title: { text: `proxy score (${proxy})` }, zeroline: false },
+      yaxis: { title: { text: `proxy score (${proxyOf(data.search)})` }, zeroline: false },
       shapes: budget ? [{ type: "line", xref: "x", yref: "paper", x0: budget, x1: budget, y0: 0, y1: 1,
                           line: { color: "#c92a2a", dash: "dash", width: 2 } }] : [],
       annotations: budget ? [{ xref: "x", yref: "paper", x: budget, y: 1, yanchor: "bottom", showarrow: false,
@@ -90,17 +109,28 @@
   }
 
   async function load() {
-    const data = await read(`/api/v1/searches/${id}/plot?points=2000`, "read the search");
+    const [result, caller] = await Promise.all([api(`/api/v1/searches/${id}/plot?points=2000`), NAS.me()]);
+    who = caller;
+    if (result.status === 404) {
+      NAS.notFound(result);
+      document.body.dataset.ready = "true";
+      return;
+    }
+    pageError(result.ok ? null : `Could not read the search: ${problemText(result)}`);
     await NAS.scriptsLoaded;  // the first read starts before plotly.min.js has run (search.js comes first)
+    const data = result.ok ? result.data : null;
     if (data) {
       header(data.search);
       paretoPlot(data);
       hypervolumePlot(data.search.history);
       frontTable(data.front);
-      live = LIVE.has(data.search.status);
     }
     document.body.dataset.ready = "true";
-    if (live) setTimeout(load, 2000);  // a failed read while the search runs is tried again
+    // Polled while it runs; a failed read is tried again while it ran, or when the failure may pass
+    // (the network, a busy server).
+    const passing = result.status === 0 || result.status === 429 || result.status >= 500;
+    live = data ? LIVE.has(data.search.status) : live;
+    if (live || (!data && passing)) setTimeout(load, 2000);
   }
 
   cancel.addEventListener("click", async () => {

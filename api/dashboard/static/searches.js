@@ -1,5 +1,6 @@
 // The searches list: rows from GET /api/v1/searches (newest first), refreshed every 2 s in place,
-// so ticked compare boxes survive a refresh.
+// so ticked compare boxes survive a refresh. Where the service needs a key, each row names its owner
+// (the key that submitted it) and the caller's own are marked "yours".
 "use strict";
 
 (() => {
@@ -9,8 +10,9 @@
   const compare = document.getElementById("compare-selected");
   const rows = new Map();
 
-  function newRow(s) {
-    const row = el("tr", { "data-search-id": s.id },
+  function newRow(s, who) {
+    const yours = who.auth === "required" && Boolean(s.owner) && s.owner === who.name;
+    const row = el("tr", { "data-search-id": s.id, "data-yours": yours ? "true" : null },
       el("td", { class: "pick" }, el("input", { type: "checkbox", class: "compare-pick", value: s.id,
                                                 "aria-label": `compare search ${s.id}` })),
       el("td", { class: "id" }, el("a", { href: `/searches/${s.id}` }, String(s.id))),
@@ -20,7 +22,8 @@
       el("td", { class: "device" }, s.device),
       el("td", { class: "budget" }, String(s.budget)),
       el("td", { class: "best" }),
-      el("td", { class: "created" }, fmt.time(s.created_at)));
+      el("td", { class: "created" }, fmt.time(s.created_at)),
+      el("td", { class: "owner" }, s.owner || "-", yours ? el("span", { class: "badge yours" }, "yours") : null));
     rows.set(s.id, row);
     return row;
   }
@@ -40,8 +43,9 @@
   async function refresh() {
     const searches = await read("/api/v1/searches?limit=1000", "list the searches");
     if (!searches) return;
+    const who = await NAS.me();
     searches.forEach((s, index) => {
-      const row = rows.get(s.id) || newRow(s);
+      const row = rows.get(s.id) || newRow(s, who);
       update(row, s);
       if (tbody.children[index] !== row) tbody.insertBefore(row, tbody.children[index] || null);
     });
