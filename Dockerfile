@@ -13,5 +13,10 @@ COPY api api
 COPY workers workers
 RUN pip install --no-cache-dir .
 
+# Nothing runs as root: the service, Ray's raylets and workers run as an unprivileged user that owns
+# only its home (Ray's session files) and /app/var (data_dir: exports, a SQLite file if no database).
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin nas && mkdir -p /app/var && chown nas:nas /app/var
+USER nas
+
 EXPOSE 8000
 CMD ["nas", "serve", "--host", "0.0.0.0", "--port", "8000"]
