@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from nas import __version__
+from nas.children import exit_with_parent
 from nas.errors import InvalidField
 from nas.export import Exportable
 from nas.onnx_export import ONNX_OPSET
@@ -144,7 +145,8 @@ def _submit(function, *args) -> Future:
     with _POOL_LOCK:
         if _POOL is None:
             # spawn: a fresh interpreter, never a fork of a process that runs threads (Ray, uvicorn)
-            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=exit_with_parent, initargs=(os.getpid(),))
         return _POOL.submit(function, *args)
 
 

@@ -10,12 +10,14 @@ process per core with one thread each avoids both.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
 
 import searchspaces
+from nas.children import exit_with_parent
 from nas.errors import InvalidField
 from nas.evaluate import Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
@@ -44,7 +46,7 @@ class LocalEvaluator:
         else:
             self._pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                initargs=(space.name, proxy, data, profile, threads or 1),
+                initargs=(os.getpid(), space.name, proxy, data, profile, threads or 1),
             )
 
     def __call__(self, archs: list[Any]) -> list[Metrics]:
@@ -76,7 +78,9 @@ def local_evaluator(space: searchspaces.SearchSpace, proxy: ProxyConfig, data: P
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(space_name: str, proxy: ProxyConfig, data: ProxyData, profile: Profile, threads: int) -> None:
+def _start_worker(parent: int, space_name: str, proxy: ProxyConfig, data: ProxyData, profile: Profile,
+                  threads: int) -> None:
+    exit_with_parent(parent)
     torch.set_num_threads(threads)
     _WORKER.update(space=searchspaces.get(space_name), proxy=proxy, data=data, profile=profile)
 
