@@ -13,7 +13,6 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ os.environ.setdefault("NAS_DEFAULT_DEVICE", "x86-64-2core")
 os.environ.setdefault("NAS_ALLOWED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 from nas.storage import Store, open_store  # noqa: E402
+from nas.testing.serve import free_port  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 MISSING = ("PostgreSQL server binaries (initdb, pg_ctl) not found: `make test` installs them "
@@ -48,12 +48,6 @@ def postgres_bindir() -> Path | None:
         if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
             return folder
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Cluster:

@@ -7,17 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from nas.latency import default_device, shipped_files
+from nas.testing.serve import NAS, ServeProcess, isolated_env
 from tests.budgets import latency_quantile
-
-NAS = str(Path(sys.executable).with_name("nas"))
 
 
 def run_nas(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -39,12 +35,6 @@ def invoke_nas(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str)
         return CliRunner().invoke(app, list(args))
     finally:
         get_settings.cache_clear()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_spaces_json_lists_the_four_spaces_with_sizes():
@@ -78,34 +68,29 @@ def test_bad_setting_names_the_variable():
 
 
 def test_serve_answers_health_on_loopback(tmp_path):
-    port = free_port()
-    env = {**os.environ, "NAS_DATA_DIR": str(tmp_path / "var")}
-    env.pop("DATABASE_URL", None)
-    process = subprocess.Popen(
-        [NAS, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
+    service = ServeProcess(isolated_env(tmp_path / "var"), tmp_path / "serve.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as r:
-                    body = json.load(r)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"nas serve did not answer: {process.stdout.read()}")
-                time.sleep(0.3)
+        body = service.start(timeout=60)
         assert body["status"] == "ok"
         assert body["database"] == "sqlite"
         assert (tmp_path / "var" / "nas.db").exists()
     finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
+        service.stop(signal.SIGTERM, grace=30)
+    output = service.log_tail(20_000)
     # SIGTERM is the server's own graceful shutdown: not Ray's stack dumps and a CancelledError traceback.
-    assert process.returncode in (0, -signal.SIGTERM), output[-3000:]  # uvicorn re-raises it once done
+    assert service.process.returncode in (0, -signal.SIGTERM), output[-3000:]  # uvicorn re-raises it once done
     assert "Application shutdown complete" in output, output[-3000:]
     assert "Traceback" not in output and "logging.cc" not in output, output[-3000:]
+
+
+def test_serve_on_a_port_in_use_fails_at_once_naming_the_flag():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_nas("serve", "--host", "127.0.0.1", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 2, result.stderr
+    assert "--port" in result.stderr and "in use" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "Started server process" not in result.stderr
 
 
 def test_proxies_json_lists_every_proxy():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Annotated, Optional
 
 import typer
 
 import searchspaces
-from nas.cli._common import app, load_settings
+from nas.cli._common import app, fail, load_settings
 
 
 @app.command()
@@ -36,8 +37,32 @@ def serve(
     why = "NAS_AUTH" if settings.auth else ("loopback" if settings.on_loopback() else "bound beyond loopback")
     typer.echo(f"auth: {mode} ({why}){'; send Authorization: Bearer <key> (nas keys create)' * (mode == 'required')}",
                err=True)
+    # The port is taken before the app starts: Ray, started by the app, picks ports of its own and
+    # could otherwise take this one first; a port already in use fails here, at once.
+    listener = _listen_socket(settings.host, settings.port)
+    typer.echo(f"listening on {settings.host}:{settings.port}; the service answers once it has started", err=True)
     # The app is named by its import string so that `nas` itself never imports `api`.
-    uvicorn.run("api.main:app", host=settings.host, port=settings.port, log_level=settings.log_level)
+    server = uvicorn.Server(uvicorn.Config("api.main:app", log_level=settings.log_level))
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise typer.Exit(3)
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (uvicorn listens on it), or exit 2 naming the flag."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        fail(f"--host/--port: cannot bind {host}:{port} ({error.strerror or error}); "
+             "choose another with --port or NAS_PORT")
+    return listener
 
 
 @app.command()

@@ -8,6 +8,7 @@ also reaches the processes Ray starts (they lead process groups of their own, bu
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -15,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,27 +64,39 @@ class ServeProcess:
     def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None,
                  host: str = "127.0.0.1", new_session: bool = False) -> None:
         self.env, self.log_path, self.host = dict(env), Path(log_path), host
-        self.port = port or free_port(host)
         self.new_session = new_session
-        self.url = f"http://{host}:{self.port}"
-        self.api = f"{self.url}/api/v1"
-        self.command = [NAS, "serve", "--host", host, "--port", str(self.port)]
+        self.own_port = port is None  # a free port this object chose: another may be chosen once
+        self._use_port(port or free_port(host))
         self.process: subprocess.Popen | None = None
         self.left_behind = False  # whether stop() had to kill processes left in the session
 
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://{self.host}:{port}"
+        self.api = f"{self.url}/api/v1"
+        self.command = [NAS, "serve", "--host", self.host, "--port", str(port)]
+
     def start(self, timeout: float = 120) -> dict:
-        """Start the service and wait for ``/health``; its answer. ``ServeError`` if it exits or times out."""
+        """Start the service and wait for ``/health``; its answer. ``ServeError`` if it exits or times out.
+        If the free port it chose was taken meanwhile (``nas serve`` exits 2 saying it cannot bind), it
+        chooses another, once, on its first start."""
+        first = self.process is None
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                             start_new_session=self.new_session)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
+                if first and self.own_port and "cannot bind" in self.log_tail(600):
+                    self.own_port = False
+                    self._use_port(free_port(self.host))
+                    self.process = None
+                    return self.start(timeout)
                 raise ServeError(f"nas serve exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.api}/health", timeout=2) as answer:
                     return json.load(answer)
-            except (OSError, urllib.error.HTTPError, ValueError):
+            except (OSError, http.client.HTTPException, ValueError):  # not up yet (HTTPError is an OSError)
                 pass
             if time.monotonic() > deadline:
                 raise ServeError(f"nas serve did not answer /health within {timeout:.0f} s:\n{self.log_tail()}")

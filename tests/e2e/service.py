@@ -7,13 +7,14 @@ adds an HTTP client for ``/api/v1`` and waits that fail the test. A test that fa
 from __future__ import annotations
 
 import signal
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from nas.testing.serve import ServeError, ServeProcess, free_port, isolated_env
+from nas.testing.serve import ServeError, ServeProcess, isolated_env
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -35,15 +36,17 @@ class Service(ServeProcess):
     """``nas serve`` with the given environment; ``client`` talks to its ``/api/v1``."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        port = free_port()
-        super().__init__(isolated_env(folder / "var", env), folder / f"serve-{port}.log", port=port)
+        log = tempfile.NamedTemporaryFile(dir=folder, prefix="serve-", suffix=".log", delete=False).name
+        super().__init__(isolated_env(folder / "var", env), Path(log))
         self.client = httpx.Client(base_url=self.api, timeout=30)
 
     def start(self, timeout: float = 120) -> dict:
         try:
-            return super().start(timeout)
+            health = super().start(timeout)
         except ServeError as error:
             pytest.fail(str(error), pytrace=False)
+        self.client.base_url = self.api  # another port if the first was taken meanwhile
+        return health
 
     def stop(self, kill: bool = False) -> None:
         """SIGTERM (uvicorn's graceful shutdown), or SIGKILL: what a crash or the OOM killer does."""

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import free_port
+from nas.testing.serve import free_port
 from tests.e2e.service import wait_until
 
 RAY = str(Path(sys.executable).with_name("ray"))
