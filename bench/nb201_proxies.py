@@ -35,6 +35,18 @@ NASLIB_EDGE = (0, 1, 3, 2, 4, 5)
 # (Krishnakumar et al., NeurIPS 2022) for naswot, params and flops (our macs). |Spearman|.
 PUBLISHED = {"synflow": 0.74, "jacob_cov": 0.73, "snip": 0.60, "grad_norm": 0.59, "grasp": 0.51,
              "fisher": 0.36, "naswot": 0.79, "params": 0.74, "macs": 0.71}
+# Ensembles compared: NAS-Bench-Suite-Zero's log-rank trio, AZ-NAS's four components, and ours.
+ENSEMBLES = (
+    ("naswot", "synflow", "jacob_cov"),
+    ("az_expressivity", "az_progressivity", "az_trainability", "macs"),
+    ("meco", "swap", "zico"),
+    ("naswot", "synflow", "zico"),
+    ("meco", "zico", "synflow"),
+    ("swap", "zico", "synflow"),
+    ("meco", "swap", "zico", "synflow"),
+    ("az_expressivity", "az_progressivity", "az_trainability", "macs", "zico", "meco"),
+    ("naswot", "synflow", "zico", "meco", "swap"),
+)
 DATASETS = (("cifar10", "CIFAR10TestAccuracy200Epochs"), ("cifar100", "CIFAR100TestAccuracy200Epochs"),
             ("imagenet16", "ImageNetTestAccuracy200Epochs"))
 
@@ -45,8 +57,10 @@ def load_accuracy(path: Path) -> dict[str, dict[str, float]]:
                 for row in csv.DictReader(handle)}
 
 
-def score_cells(args: tuple[list[str], int, int]) -> list[dict]:
-    arch_strings, batch, seed = args
+def score_cells(args: tuple[list[dict], int, int]) -> list[dict]:
+    """Each row (``arch``, and the ``scores`` kept from an earlier run) with every registered proxy it
+    lacks added; ``seconds`` adds this call's time to the earlier run's (proxies added later, timed apart)."""
+    rows, batch, seed = args
     import torch
 
     import nas.proxies as proxies
@@ -55,12 +69,14 @@ def score_cells(args: tuple[list[str], int, int]) -> list[dict]:
     torch.set_num_threads(1)
     space = searchspaces.get("nasbench201")
     data = proxies.cifar10_data(batch, 32, seed=seed)
-    rows = []
-    for text in arch_strings:
-        arch = space.decode(text)
+    for row in rows:
+        arch = space.decode(row["arch"])
+        missing = [name for name in proxies.names() if name not in row["scores"]]
         seconds, scores = h.timed(proxies.compute, lambda: space.build(arch, num_classes=10), data.inputs,
-                                  data.targets, proxies.names(), seed=seed)
-        rows.append({"arch": text, "scores": scores, "seconds": seconds})
+                                  data.targets, missing, seed=seed)
+        row["scores"].update(scores)
+        row["seconds"] = row.get("seconds", 0.0) + seconds
+        row.setdefault("added", []).append({"proxies": missing, "seconds": seconds})
     return rows
 
 
@@ -82,22 +98,27 @@ def main() -> None:
         for line in args.results.read_text().splitlines():
             row = json.loads(line)
             done[row["arch"]] = row
-    todo = [c for c in cells if c not in done]
-    print(f"{len(cells)} cells (seed {args.seed}), {len(done)} already scored, batch {args.batch} "
-          f"of real CIFAR-10 images, {args.workers} worker(s)", flush=True)
+    import nas.proxies as proxies
+
+    todo = [done.get(c, {"arch": c, "scores": {}}) for c in cells
+            if not set(proxies.names()) <= set(done.get(c, {}).get("scores", ()))]
+    print(f"{len(cells)} cells (seed {args.seed}), {len(cells) - len(todo)} scored by every proxy, batch "
+          f"{args.batch} of real CIFAR-10 images, {args.workers} worker(s)", flush=True)
     chunks = [(todo[i:i + 10], args.batch, args.seed) for i in range(0, len(todo), 10)]
-    timer = h.Timer()
+    timer, scored = h.Timer(), 0
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    with mp.get_context("spawn").Pool(args.workers) as pool, open(args.results, "a") as out:
+    with mp.get_context("spawn").Pool(args.workers) as pool:
         for rows in pool.imap_unordered(score_cells, chunks):
             for row in rows:
                 done[row["arch"]] = row
-                out.write(json.dumps(row) + "\n")
-            out.flush()
-            scored = sum(c in done for c in cells)
-            rate = (scored - (len(cells) - len(todo))) / timer.seconds
-            print(f"  {scored}/{len(cells)} cells, {rate:.2f} cells/s", flush=True)
+            # the whole file again: a row gains proxies in place (a crash loses at most this rewrite)
+            temporary = args.results.with_suffix(".tmp")
+            temporary.write_text("".join(json.dumps(row) + "\n" for row in done.values()))
+            temporary.replace(args.results)
+            scored += len(rows)
+            print(f"  {scored}/{len(todo)} cells, {scored / timer.seconds:.2f} cells/s", flush=True)
     table = report([done[c] for c in cells], accuracy)
+    table += ["", *report_ensembles([done[c] for c in cells], accuracy)]
     note = (f"`bench/nb201_proxies.py --cells {args.cells} --seed {args.seed} --batch {args.batch}`: {args.cells} "
             f"cells drawn with seed {args.seed}, every proxy on one batch of {args.batch} real CIFAR-10 images (the "
             "shipped sample), rank correlation with the benchmark's test accuracy (200 epochs, seed mean). "
@@ -134,6 +155,37 @@ def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> list[str]
         print("WARNING: non-finite scores present")
     compare_with_naslib(rows)
     return h.table(["proxy", "published", *(f"{d} {c}" for d, _ in DATASETS for c in ("rho", "tau"))], cells)
+
+
+def report_ensembles(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> list[str]:
+    """Spearman of each candidate ensemble, by the search's aggregation (log-rank sum) and by mean rank,
+    beside its best member; a markdown table. The members' cost per cell is printed where it was timed."""
+    from nas.proxies import ensemble_scores, mean_rank
+    from nas.stats import spearman
+
+    known = set(rows[0]["scores"])
+    print(f"\nensembles ({len(rows)} cells): Spearman, log-rank sum / mean rank / best member")
+    cells, population = [], [r["scores"] for r in rows]
+    for members in ENSEMBLES:
+        if not set(members) <= known:
+            continue
+        columns = []
+        by_log, by_mean = ensemble_scores(population, members), mean_rank(population, members)
+        for dataset, _ in DATASETS:
+            acc = [accuracy[r["arch"]][dataset] for r in rows]
+            best = max(spearman([r["scores"][m] for r in rows], acc) for m in members)
+            columns.append((spearman(by_log, acc), spearman(by_mean, acc), best))
+        print(f"  {' + '.join(members):<58} " + " | ".join(f"{a:.3f} {b:.3f} {c:.3f}" for a, b, c in columns))
+        cells.append([" + ".join(members), *(f"**{a:.3f}**" if a > c else f"{a:.3f}" for a, _, c in columns),
+                      *(f"{b:.3f}" for _, b, _ in columns), *(f"{c:.3f}" for _, _, c in columns)])
+    added = {}
+    for row in rows:
+        for timing in row.get("added", []):
+            added.setdefault(" + ".join(timing["proxies"]), []).append(timing["seconds"])
+    for names, seconds in added.items():
+        print(f"  seconds per cell for {names} (1 thread): median {h.median(seconds):.2f}")
+    return h.table(["ensemble (log-rank sum)", *(f"{d} rho" for d, _ in DATASETS),
+                    *(f"{d} mean rank" for d, _ in DATASETS), *(f"{d} best member" for d, _ in DATASETS)], cells)
 
 
 def compare_with_naslib(rows: list[dict]) -> None:

@@ -46,7 +46,7 @@ def search(
     macs_max: Annotated[Optional[int], typer.Option(help="Most multiply-adds a candidate may have.")] = None,
     proxy: Annotated[Optional[str], typer.Option(help="Zero-cost proxy that scores candidates (default synflow).")] = None,
     ensemble: Annotated[
-        Optional[str], typer.Option(help="Comma-separated proxies whose mean rank scores candidates.")
+        Optional[str], typer.Option(help="Comma-separated proxies whose log-rank sum scores candidates.")
     ] = None,
     objective: Annotated[
         Optional[list[str]], typer.Option(help="Extra objective to minimise: params or macs; repeat the flag.")

@@ -20,7 +20,7 @@ from nas.proxies import counts  # noqa: F401, E402
 from nas.proxies.common import FLOOR
 from nas.proxies.data import ProxyData, cifar10_data, synthetic_data
 from nas.proxies.engine import compute
-from nas.proxies.ensemble import mean_rank
+from nas.proxies.ensemble import ensemble_scores, mean_rank
 from nas.proxies.registry import ProxySpec, get, names, proxy
 
 BASELINES = ("params", "macs")
@@ -37,6 +37,7 @@ __all__ = [
     "ProxySpec",
     "cifar10_data",
     "compute",
+    "ensemble_scores",
     "get",
     "mean_rank",
     "names",

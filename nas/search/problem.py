@@ -8,8 +8,9 @@ see how far it is off (the sum of relative excesses), and it is never on a front
 The rank ensemble needs a population to rank against. Ranks within the growing set of evaluated
 candidates would change a candidate's score after a strategy was told it, so candidates are ranked
 against a fixed reference population instead: the first batch a search evaluates (a random sample
-for every strategy). A candidate's ensemble score is the mean, over the proxies, of the share of the
-reference it beats (ties count half), in [0, 1].
+for every strategy). For each proxy a candidate takes the rank it would have among the reference's n
+members, q = (members below + half the ties + 1) / (n + 1), in (0, 1]; its score is the log-rank sum
+of ``nas.proxies.ensemble`` over the proxies, as ``ensemble_scores`` gives within a population.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from nas.errors import InvalidField
+from nas.proxies.ensemble import log_rank_sum
 
 OPTIONAL_OBJECTIVES = ("params", "macs")
 
@@ -119,8 +121,8 @@ class Scorer:
             value = _finite(scores.get(name))
             below = np.searchsorted(ref, value, side="left")
             equal = np.searchsorted(ref, value, side="right") - below
-            shares.append((below + 0.5 * equal) / len(ref))
-        return float(np.mean(shares))
+            shares.append((below + 0.5 * equal + 1) / (len(ref) + 1))
+        return float(log_rank_sum(shares))
 
     def describe(self) -> dict:
         return {"proxies": list(self.proxies), "ensemble": self.ensemble}

@@ -61,7 +61,7 @@ class SearchRequest(BaseModel):
     macs_max: int | None = Field(None, gt=0, validation_alias=AliasChoices("macs_max", "flops_max"),
                                  description="most multiply-adds a candidate may have (formerly flops_max)")
     proxy: str | None = Field(None, description=f"proxy that scores candidates (default {DEFAULT_PROXY})")
-    ensemble: list[str] | None = Field(None, min_length=2, description="proxies whose mean rank scores candidates")
+    ensemble: list[str] | None = Field(None, min_length=2, description="proxies whose log-rank sum scores candidates (AZ-NAS)")
     objectives: list[Literal["params", "macs"]] = Field(default_factory=list,
                                                          description="further objectives to minimise")
     data: str = Field("cifar10_sample", description="proxy data: cifar10_sample (real CIFAR-10 images), synthetic, "

@@ -55,6 +55,21 @@ def test_mean_rank_ensemble():
         proxies.mean_rank(population, [])
 
 
+def test_ensemble_scores_are_the_log_rank_sum():
+    population = [{"a": 1.0, "b": 30.0}, {"a": 2.0, "b": 20.0}, {"a": 3.0, "b": 10.0}, {"a": 3.0, "b": 40.0}]
+    # ranks 1..4 (ties averaged): a -> 1, 2, 3.5, 3.5; b -> 3, 2, 1, 4; score = sum log(rank / 4)
+    expected = [math.log(1 / 4) + math.log(3 / 4), math.log(2 / 4) + math.log(2 / 4),
+                math.log(3.5 / 4) + math.log(1 / 4), math.log(3.5 / 4) + math.log(4 / 4)]
+    assert proxies.ensemble_scores(population, ["a", "b"]) == pytest.approx(expected)
+    # a middling candidate on both beats one that is best on one proxy and worst on the other
+    scores = proxies.ensemble_scores([{"a": 1, "b": 3}, {"a": 2, "b": 2}, {"a": 3, "b": 1}], ["a", "b"])
+    assert scores[1] > scores[0] == pytest.approx(scores[2])
+    assert proxies.ensemble_scores([{"a": 1.0}, {}], ["a"]) == pytest.approx([0.0, math.log(1 / 2)])
+    assert proxies.ensemble_scores([{"a": 5.0}], ["a"]) == [0.0] and proxies.ensemble_scores([], ["a"]) == []
+    with pytest.raises(ValueError, match="at least one proxy"):
+        proxies.ensemble_scores(population, [])
+
+
 def test_rank_correlations_on_known_sequences():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

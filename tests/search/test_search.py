@@ -1,5 +1,6 @@
 """The search loop with real spaces, proxies and the shipped latency profiles."""
 
+import math
 import random
 
 import numpy as np
@@ -118,19 +119,25 @@ def test_ensemble_scores_rank_against_the_first_batch():
     proxy = ProxyConfig(proxies=("params", "macs"), ensemble=True)
     search = run("random", budget=16, proxy=proxy, batch_size=8)
     scores = [c.score for c in search.candidates]
-    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert all(2 * math.log(1 / 9) <= s <= 0.0 for s in scores)
     first = search.candidates[:8]
     biggest = max(first, key=lambda c: c.metrics.params)
-    assert biggest.score == pytest.approx(1 - 0.5 / 8)  # beats the other 7, ties itself
+    # the most parameters and multiply-adds of the first batch: beats the other 7 and ties itself on
+    # each proxy, q = (7 + 0.5 + 1) / (8 + 1)
+    assert max(first, key=lambda c: c.metrics.macs) is biggest
+    assert biggest.score == pytest.approx(2 * math.log(8.5 / 9))
 
 
 def test_scorer_reference_is_fixed():
     scorer = Scorer(("a", "b"), ensemble=True)
     scorer.set_reference([{"a": 1, "b": 1}, {"a": 2, "b": 2}, {"a": 3, "b": 3}])
-    assert scorer.score({"a": 2, "b": 2}) == pytest.approx(0.5)
-    assert scorer.score({"a": 10, "b": 0}) == pytest.approx(0.5)
-    assert scorer.score({"a": 10, "b": 10}) == pytest.approx(1.0)
-    assert scorer.score({"a": float("nan"), "b": 0}) == pytest.approx(0.0)
+    # q = (below + ties / 2 + 1) / (3 + 1) for each proxy; the score is the sum of log q
+    assert scorer.score({"a": 2, "b": 2}) == pytest.approx(2 * math.log(2.5 / 4))
+    assert scorer.score({"a": 10, "b": 10}) == pytest.approx(0.0)
+    # best on one proxy, last on the other: below a candidate in the middle on both (a mean would tie them)
+    assert scorer.score({"a": 10, "b": 0}) == pytest.approx(math.log(1 / 4))
+    assert scorer.score({"a": 10, "b": 0}) < scorer.score({"a": 2, "b": 2})
+    assert scorer.score({"a": float("nan"), "b": 0}) == pytest.approx(2 * math.log(1 / 4))
 
 
 def test_mobilenetv3_with_synflow_respects_a_budget():

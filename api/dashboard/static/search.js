@@ -20,7 +20,7 @@
 
   function proxyOf(search) {
     const asked = search.request || {};
-    return asked.ensemble && asked.ensemble.length ? `mean rank of ${asked.ensemble.join(", ")}`
+    return asked.ensemble && asked.ensemble.length ? `log-rank sum of ${asked.ensemble.join(", ")}`
       : asked.proxy || defaultProxy;
   }
 
