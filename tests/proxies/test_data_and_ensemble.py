@@ -70,6 +70,14 @@ def test_ensemble_scores_are_the_log_rank_sum():
         proxies.ensemble_scores(population, [])
 
 
+def test_the_default_ensemble_names_registered_proxies_a_search_accepts():
+    from nas.search.request import SearchRequest
+
+    assert len(proxies.DEFAULT_ENSEMBLE) >= 2 and all(proxies.get(n) for n in proxies.DEFAULT_ENSEMBLE)
+    config = SearchRequest(space="mobilenetv3", ensemble=list(proxies.DEFAULT_ENSEMBLE)).to_config()
+    assert config.proxy.proxies == proxies.DEFAULT_ENSEMBLE and config.proxy.ensemble
+
+
 def test_rank_correlations_on_known_sequences():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
