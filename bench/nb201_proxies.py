@@ -123,7 +123,10 @@ def main() -> None:
             f"cells drawn with seed {args.seed}, every proxy on one batch of {args.batch} real CIFAR-10 images (the "
             "shipped sample), rank correlation with the benchmark's test accuracy (200 epochs, seed mean). "
             "\"published\" is |Spearman| on all 15,625 cells, CIFAR-10 (Abdelfattah et al., ICLR 2021; "
-            "NAS-Bench-Suite-Zero for naswot, params, flops).")
+            "NAS-Bench-Suite-Zero for naswot, params, flops; MeCo's paper for meco). The second table: each "
+            "ensemble by the search's aggregation, the log-rank sum (bold where it beats its best member), beside "
+            "the mean rank of the same proxies and its best member alone. Per-cell scores: "
+            "`bench/results/nb201_proxies.jsonl`.")
     h.publish(args, "nb201_proxies", "Proxies against NAS-Bench-201", note + "\n\n" + "\n".join(table))
 
 
@@ -133,7 +136,7 @@ def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> list[str]
 
     names = list(rows[0]["scores"])
     print(f"\nNAS-Bench-201, {len(rows)} cells, proxies on real CIFAR-10 images")
-    print(f"{'proxy':<10} {'published':>9} | " + " | ".join(f"{d:>10} rho {'tau':>5}" for d, _ in DATASETS))
+    print(f"{'proxy':<16} {'published':>9} | " + " | ".join(f"{d:>10} rho {'tau':>5}" for d, _ in DATASETS))
     cells = []
     for name in names:
         scores = [r["scores"][name] for r in rows]
@@ -144,7 +147,7 @@ def report(rows: list[dict], accuracy: dict[str, dict[str, float]]) -> list[str]
             cols.append(f"{rho:>14.3f} {tau:>5.3f}")
             pairs += [f"{rho:.3f}", f"{tau:.3f}"]
         published = f"{PUBLISHED[name]:.2f}" if name in PUBLISHED else "-"
-        print(f"{name:<10} {published:>9} | " + " | ".join(cols))
+        print(f"{name:<16} {published:>9} | " + " | ".join(cols))
         cells.append([name, published, *pairs])
     seconds = [r["seconds"] for r in rows]
     print(f"\nmean seconds per cell for the whole suite (1 thread): {sum(seconds) / len(seconds):.2f}")
@@ -175,7 +178,7 @@ def report_ensembles(rows: list[dict], accuracy: dict[str, dict[str, float]]) ->
             acc = [accuracy[r["arch"]][dataset] for r in rows]
             best = max(spearman([r["scores"][m] for r in rows], acc) for m in members)
             columns.append((spearman(by_log, acc), spearman(by_mean, acc), best))
-        print(f"  {' + '.join(members):<58} " + " | ".join(f"{a:.3f} {b:.3f} {c:.3f}" for a, b, c in columns))
+        print(f"  {' + '.join(members):<66} " + " | ".join(f"{a:.3f} {b:.3f} {c:.3f}" for a, b, c in columns))
         cells.append([" + ".join(members), *(f"**{a:.3f}**" if a > c else f"{a:.3f}" for a, _, c in columns),
                       *(f"{b:.3f}" for _, b, _ in columns), *(f"{c:.3f}" for _, _, c in columns)])
     added = {}

@@ -1,9 +1,8 @@
 """What a proxy reads (``ProxyContext``): the data, fresh seeded models, and one shared pass.
 
 Proxies that read the same forward/backward pass on the same weights share it: one train-mode
-forward of the batch records ReLU codes (NASWOT), each unit's on/off pattern over the samples (SWAP), the
-channel correlation of the first sample's feature maps in every module (MeCo) and conv/linear outputs
-(fisher); one backward of the
+forward of the batch records ReLU codes (NASWOT), each unit's on/off pattern over the samples (SWAP) and
+conv/linear outputs (fisher); one backward of the
 cross-entropy loss gives the weight gradients (snip, grad_norm, grasp's first gradient) and, with
 ``create_graph`` when grasp is asked for, the graph grasp differentiates again; one more backward
 of the summed logits gives the input Jacobian (jacob_cov). Proxies that change weights (synflow,
@@ -37,7 +36,6 @@ class SharedPass:
     kernel: np.ndarray | None = None  # NASWOT's Hamming kernel, float64
     jacobian: torch.Tensor | None = None  # d(sum logits)/d(inputs)
     patterns: list[np.ndarray] = field(default_factory=list)  # per activation: (units, bytes) packed bits
-    min_eigenvalues: list[float] = field(default_factory=list)  # per module, in forward order (MeCo)
 
 
 class ProxyContext:
@@ -93,13 +91,11 @@ def run_shared_pass(
     fisher: dict[int, torch.Tensor] = {}
     recording = {"fisher": "fisher" in captures}
     handles = []
-    result_lists: dict[str, list] = {"patterns": [], "features": []}
+    patterns: list[np.ndarray] = []
     if "codes" in captures:
         handles += _record_codes(model, kernel)
     if "patterns" in captures:
-        handles += _record_patterns(model, result_lists["patterns"])
-    if "features" in captures:
-        handles += _record_min_eigenvalues(model, result_lists["features"])
+        handles += _record_patterns(model, patterns)
     if "fisher" in captures:
         handles += _record_fisher(layers, fisher, recording)
     try:
@@ -110,7 +106,7 @@ def run_shared_pass(
     result.fisher = [fisher.get(i, torch.zeros(1)) for i in range(len(layers))]
     if "codes" in captures:
         result.kernel = kernel
-    result.patterns, result.min_eigenvalues = result_lists["patterns"], result_lists["features"]
+    result.patterns = patterns
     return result
 
 
@@ -135,27 +131,6 @@ def _record_patterns(model: nn.Module, patterns: list[np.ndarray]) -> list[Any]:
         patterns.append(np.packbits(on, axis=1))
 
     return [m.register_forward_pre_hook(record_patterns) for m in model.modules() if isinstance(m, ACTIVATIONS)]
-
-
-def _record_min_eigenvalues(model: nn.Module, values: list[float]) -> list[Any]:
-    """Hooks adding, for every module (containers and the model itself too), the smallest eigenvalue of
-    the correlation between the rows of its output's first sample reshaped to (first dimension, -1):
-    channels x pixels for feature maps (MeCo). Undefined correlations (a constant row) count as 0."""
-    def record(module, args, output):
-        if isinstance(output, (tuple, list)):
-            output = output[0] if output else None
-        if not isinstance(output, torch.Tensor) or output.dim() < 2 or not output.is_floating_point():
-            return
-        sample = output[0].detach().double()
-        rows = sample.reshape(sample.shape[0], -1)
-        if rows.shape[1] < 2:  # one value per row: every correlation undefined, a zero matrix
-            values.append(0.0)
-            return
-        corr = torch.atleast_2d(torch.corrcoef(rows))
-        corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
-        values.append(float(torch.linalg.eigvalsh(corr)[0]))
-
-    return [m.register_forward_hook(record) for m in model.modules()]
 
 
 def _record_fisher(

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from nas.proxies.context import ProxyContext
 
 # What the engine's shared pass can capture for the proxies that read it.
-CAPTURES = frozenset({"loss_grads", "graph", "fisher", "codes", "jacobian", "patterns", "features"})
+CAPTURES = frozenset({"loss_grads", "graph", "fisher", "codes", "jacobian", "patterns"})
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The memory an evaluation adds to its process grows with the proxy batch, and gra
 pass dominates everything else: measured with ``bench/eval_memory.py`` (docs/benchmarks.md, "Peak
 memory of one evaluation"; the largest of 20 sampled candidates per space), MobileNetV3 at the
 default batch of 64 took 9.1 GB with grasp and 0.16 GB with synflow. So each space has a linear
-model of the added memory in the proxy batch, for three kinds of proxy set: batch-free (synflow and
+model of the added memory in the proxy batch, for three kinds of proxy set: batch-free (synflow, meco and
 the counts: one image whatever the batch), with grasp, and any other (the shared data passes; zen and
 the AZ-NAS components read no data but pass a Gaussian batch of the same size).
 
@@ -26,7 +26,7 @@ MAX_EVAL_MB = 4096  # what one evaluation may add; two run at once on a two-core
 WORKER_MB = 300  # a Ray worker with torch imported, before it evaluates anything
 
 
-BATCH_FREE = frozenset({"synflow", "params", "macs"})  # one image (or none) whatever the proxy batch
+BATCH_FREE = frozenset({"synflow", "meco", "params", "macs"})  # one image (or none) whatever the batch
 MARGIN = 1.15  # the measured candidate is the largest of 20 sampled, not the largest of the space
 
 

@@ -1,4 +1,4 @@
-"""MeCo and SWAP, which read the shared forward, on tiny networks against values derived by hand."""
+"""SWAP, which reads the shared forward, on tiny networks against values derived by hand."""
 
 from __future__ import annotations
 
@@ -11,33 +11,6 @@ from torch import nn
 
 import nas.proxies as proxies
 from nas.proxies.swap import distinct_rows, regularised
-
-
-def identity_conv(channels: int) -> nn.Module:
-    conv = nn.Conv2d(channels, channels, 1, bias=False)
-    with torch.no_grad():
-        conv.weight.copy_(torch.eye(channels).reshape(channels, channels, 1, 1))
-    return nn.Sequential(conv)
-
-
-def test_meco_is_the_least_eigenvalue_of_the_channel_correlation_per_module():
-    """Two channels with correlation r: the matrix [[1, r], [r, 1]] has eigenvalues 1 - |r| and 1 + |r|.
-    The model (a container) and its conv both output the input: the score is 2 (1 - |r|)."""
-    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 2.0, 4.0])
-    r = np.corrcoef(x, y)[0, 1]
-    first = torch.tensor(np.stack([x, y]).reshape(1, 2, 2, 2), dtype=torch.float32)
-    inputs = torch.cat([first, torch.randn(3, 2, 2, 2)])  # only the first sample is read
-    score = proxies.compute(lambda: identity_conv(2), inputs, None, ["meco"])["meco"]
-    assert score == pytest.approx(2 * (1 - abs(r)), abs=1e-6)
-
-
-def test_meco_counts_an_undefined_correlation_as_zero():
-    """A constant channel: its correlations are undefined and count as 0, [[1, 0], [0, 0]], least
-    eigenvalue 0; a flat output (one value per row) adds nothing either."""
-    inputs = torch.stack([torch.tensor([[[1.0, 2.0], [3.0, 4.0]], [[5.0, 5.0], [5.0, 5.0]]])] * 2)
-    assert proxies.compute(lambda: identity_conv(2), inputs, None, ["meco"])["meco"] == pytest.approx(0.0)
-    flat = lambda: nn.Sequential(nn.Flatten(), nn.Linear(8, 3))  # noqa: E731
-    assert proxies.compute(flat, inputs, None, ["meco"])["meco"] == pytest.approx(0.0)
 
 
 def test_swap_counts_the_distinct_sample_wise_patterns():
@@ -69,10 +42,10 @@ def test_regularised_swap_follows_its_formula():
         regularised(100.0, 1, mu=1.0, sigma=0.0)
 
 
-def test_meco_swap_and_naswot_share_one_forward():
+def test_swap_and_naswot_share_one_forward():
     calls = []
     linear = nn.Linear(4, 6)
     linear.register_forward_hook(lambda *args: calls.append(1))
     build = lambda: nn.Sequential(nn.Flatten(), linear, nn.ReLU(), nn.Linear(6, 3))  # noqa: E731
-    proxies.compute(build, torch.randn(5, 1, 2, 2), None, ["meco", "swap", "naswot"])
+    proxies.compute(build, torch.randn(5, 1, 2, 2), None, ["swap", "naswot"])
     assert len(calls) == 1
