@@ -24,9 +24,10 @@ from nas.proxies.data import calibration_data, resize_to
 
 # Counted for every candidate (cheap): the params and macs objectives and constraints read them.
 COUNTS = ("params", "macs")
-# Synflow: no data, 0.1-0.6 s per candidate on this machine class, and within a few hundredths of
-# the best single proxy's rank correlation on NAS-Bench-201 (see the README's proxy table).
-DEFAULT_PROXY = "synflow"
+# MeCo: one image, 0.08 s per NAS-Bench-201 cell and 0.5 s per MobileNetV3 here, and the best single
+# proxy's rank correlation on NAS-Bench-201 (0.92; synflow's 0.78): the most rank quality per second
+# (docs/benchmarks.md, "Choosing the search's objective").
+DEFAULT_PROXY = "meco"
 BUILT_IN_DATA = ("cifar10_sample", "synthetic")
 
 

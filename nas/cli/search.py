@@ -44,7 +44,7 @@ def search(
     latency_max_ms: Annotated[Optional[float], typer.Option(help="Latency budget in ms on the device.")] = None,
     params_max: Annotated[Optional[int], typer.Option(help="Most parameters a candidate may have.")] = None,
     macs_max: Annotated[Optional[int], typer.Option(help="Most multiply-adds a candidate may have.")] = None,
-    proxy: Annotated[Optional[str], typer.Option(help="Zero-cost proxy that scores candidates (default synflow).")] = None,
+    proxy: Annotated[Optional[str], typer.Option(help="Zero-cost proxy that scores candidates (default meco).")] = None,
     ensemble: Annotated[
         Optional[str], typer.Option(help="Comma-separated proxies whose log-rank sum scores candidates.")
     ] = None,

@@ -1,20 +1,57 @@
 """SWAP (Peng et al., "SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS", ICLR 2024).
 
-Score: the number of distinct sample-wise activation patterns. Every unit of every activation's input
-(each channel at each position) has a pattern: the vector, over the batch's samples, of whether it is
-on (input > 0, the sign of a ReLU's output). The reference stacks the patterns of all ReLUs and counts
-the distinct ones; so do we, from the engine's shared train-mode forward (the pass NASWOT reads),
-with the patterns packed eight samples to a byte and compared as integers, so the count costs a sort.
+Score: the number of distinct sample-wise activation patterns. Stack, for one batch of N samples,
+every unit of every hooked activation (each channel at each position: a "neuron") as a column of an
+N x units binary matrix, 1 where the unit is on for that sample. A unit's sample-wise pattern is its
+column, a vector of N bits; the score is how many distinct columns there are. It is bounded by the
+number of units and by 2^N, and counts a unit that repeats another's pattern (the same tensor through
+two activations, a dead unit like another dead unit) once.
 
-Where ours differs: the activations hooked are NASWOT's (``ACTIVATIONS``: ReLU, ReLU6, h-swish, GELU,
-SiLU, LeakyReLU, each tested for "on" the same way), so that MobileNetV3's h-swish and MetaFormer's
-GELU blocks count as ReLU blocks do; the reference hooks ReLU and ReLU6 only.
+The paper's reference (github.com/pym1024/SWAP, ``src/metrics/swap.py``; the ICLR code) hooks every
+``nn.ReLU`` whose input is a 4-D feature map, takes the sign of its output (1 where the input is > 0,
+else 0), concatenates the flattened maps of all of them per sample and counts the distinct rows of
+the transposed matrix with ``torch.unique``. Its demo scores a batch of 16 CIFAR-10 images, 32 times,
+each time after re-drawing the conv/linear weights from N(0, 1) (norms at 1 and 0), and reports the
+mean. Its follow-up (``pym1024/SWAP_Universal``) also hooks GELU and SiLU and drops the 4-D test.
 
-The regularised SWAP multiplies the count by ``exp(-(k - mu)^2 / sigma)``, k the parameters in
-thousands, which steers a search toward a model size (mu) with a tolerance (sigma) the user chooses:
-``regularised`` computes it. It is not registered as a proxy of its own: its mu and sigma are a
-target size, not a property of the network, and a fixed choice would rank every space's networks by
-distance from one size.
+Ours: the engine's shared train-mode forward (the one NASWOT reads; no gradient is needed, and hooks
+are removed after it) records, for every activation in ``nas.proxies.context.ACTIVATIONS`` (ReLU,
+ReLU6, h-swish, GELU, SiLU, LeakyReLU), whether each unit's input is > 0, packed eight samples to a
+byte. Where this differs from the reference, and why:
+
+- Activations: NASWOT's set, so MobileNetV3's h-swish, MetaFormer's GELU and ReLU6 blocks count as
+  ReLU blocks do; "on" is input > 0 for all of them (for ReLU this is the reference's sign of the
+  output; for GELU and h-swish it is the sign of the output, which is negative or zero below 0, so
+  the reference's three-valued sign is read as two values). Activations on flat (N, features) inputs,
+  a classifier head's, are hooked too, as in the universal version; NAS-Bench-201 has none.
+- One forward on the project's seeded initialisation at the caller's batch (64 in
+  ``DEFAULT_BATCH``), not a mean over 32 Gaussian re-initialisations at 16. At 16 samples our
+  NAS-Bench-201 networks saturate the bound: a cell with 901,120 units has 65,377 distinct patterns in
+  its first 16 samples, out of 2^16 = 65,536 possible, where at 64 samples it has 468,896.
+- The score is the raw count, not its log: the ensemble and the search use ranks, which a log leaves
+  unchanged, and the regulariser below multiplies the raw count, as the reference does. A network with
+  no hooked activation has no patterns and reports the floor.
+
+Cost: eight bytes a unit at batch 64 (ceil(N / 64) words of 8 bytes in general), kept with the shared
+pass; counting copies them once into words and sorts them. A MobileNetV3 at 224 has about 5 to 5.6
+million units per sample, so about 45 MB of patterns and 45 MB more while counting (the largest single
+activation's unpacked boolean matrix, 0.8 million units x 64 samples, is 51 MB, twice, while it is
+packed).
+On NAS-Bench-201 cells (up to 0.9 million units) the count takes well under a second on two cores.
+
+Regularised SWAP (the paper's recommended form for cell spaces, 0.90 Spearman with CIFAR-100 accuracy
+on NAS-Bench-201): ``count * exp(-(k - mu)^2 / sigma)``, k the parameters in thousands (all of the
+model's parameters, as ``count_params`` counts them), mu and sigma in the same units; note sigma
+divides the squared distance directly (no 2 sigma^2). The reference has no defaults: ``regular`` is off
+unless the caller passes mu and sigma, which set the size the search is steered to and the tolerance
+around it; they describe the population being searched (its size range), not one network. That is
+why ``swap`` is the plain count and ``regularised`` / ``regularisation_factor`` are helpers for a
+caller that knows its target: a factor centred on a network's own size is 1, and one fixed mu would
+rank every space's networks by their distance from one size. On the 1,000 stored NAS-Bench-201 cells
+(bench/results/nb201_proxies.jsonl) mu at the sample's mean size (407 k) lowers the plain count's 0.79
+Spearman with CIFAR-100 accuracy to 0.37-0.54 (sigma from 59,000 to 166,000), while mu at the
+largest size (1,073 k) gives 0.78-0.83 (sigma from 59,000 to 1,000,000): the choice has to come from
+the population.
 """
 
 from __future__ import annotations
@@ -30,23 +67,40 @@ from nas.proxies.registry import proxy
 @proxy("swap", description="number of distinct sample-wise activation patterns", shared=("patterns",))
 def swap(context) -> float:
     patterns = context.shared.patterns
-    if not patterns:
+    if not patterns or not sum(p.shape[0] for p in patterns):
         return FLOOR
-    return float(distinct_rows(np.concatenate(patterns)))
+    return float(distinct_patterns(patterns))
 
 
-def distinct_rows(packed: np.ndarray) -> int:
-    """The number of distinct rows of a (units, bytes) uint8 array."""
-    width = -(-packed.shape[1] // 8) * 8  # pad each row to whole 64-bit words
-    words = np.zeros((packed.shape[0], width), dtype=np.uint8)
-    words[:, :packed.shape[1]] = packed
-    keys = words.view(np.uint64)
-    return len(np.unique(keys[:, 0] if keys.shape[1] == 1 else keys, axis=0))
+def distinct_patterns(patterns: list[np.ndarray]) -> int:
+    """The number of distinct rows over a list of (units, bytes) uint8 arrays with the same width
+    (each activation's packed patterns), counted together."""
+    width = patterns[0].shape[1]
+    if any(p.ndim != 2 or p.shape[1] != width or p.dtype != np.uint8 for p in patterns):
+        raise ValueError("patterns: expected (units, bytes) uint8 arrays of one width")
+    words = -(-width // 8)  # rows padded to whole 64-bit words, in one allocation
+    padded = np.zeros((sum(p.shape[0] for p in patterns), words * 8), dtype=np.uint8)
+    start = 0
+    for p in patterns:
+        padded[start:start + p.shape[0], :width] = p
+        start += p.shape[0]
+    keys = padded.view(np.uint64)
+    if words == 1:  # one word a row (up to 64 samples): sort in place, count the changes
+        keys = keys[:, 0]
+        keys.sort()
+        return int(keys.size and 1 + np.count_nonzero(keys[1:] != keys[:-1]))
+    return len(np.unique(keys, axis=0))
+
+
+def regularisation_factor(params: float, mu: float, sigma: float) -> float:
+    """The reference's size regulariser ``exp(-(params / 1000 - mu)^2 / sigma)``: mu the target size in
+    thousands of parameters, sigma (> 0) its tolerance, in thousands squared."""
+    if not sigma > 0:
+        raise ValueError("sigma: must be positive")
+    return math.exp(-((params / 1e3 - mu) ** 2) / sigma)
 
 
 def regularised(count: float, params: float, mu: float, sigma: float) -> float:
-    """SWAP regularised toward a model size: ``count * exp(-(params / 1000 - mu)^2 / sigma)``, the
-    reference's form with mu (thousands of parameters) and sigma (> 0) chosen by the user."""
-    if not sigma > 0:
-        raise ValueError("sigma: must be positive")
-    return count * math.exp(-((params / 1e3 - mu) ** 2) / sigma)
+    """Regularised SWAP: ``count * regularisation_factor(params, mu, sigma)``, with mu and sigma
+    chosen by the caller for the population searched (see the module docstring)."""
+    return count * regularisation_factor(params, mu, sigma)

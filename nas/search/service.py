@@ -81,7 +81,9 @@ def submit(store: Store, request: SearchRequest,
     profile = _profile(store, request, calibrate)
     num_classes = store.profiles.load(profile.id).num_classes if profile else reference_table(request.space).num_classes
     stored_dataset(store, config.proxy, num_classes, load=False)
-    stored = {**request.model_dump(), "profile_version": profile.version if profile else None}
+    # the proxy it resolved to, not "the default": a resumed search scores as it began if the default changes
+    proxy = None if config.proxy.ensemble else config.proxy.proxies[0]
+    stored = {**request.model_dump(), "proxy": proxy, "profile_version": profile.version if profile else None}
     return store.searches.create(stored, space=config.space, device=request.device,
                                profile_id=profile.id if profile else None,
                                strategy=config.strategy, budget=config.budget, seed=config.seed, owner=owner)

@@ -142,7 +142,7 @@ def test_scorer_reference_is_fixed():
 
 def test_mobilenetv3_with_synflow_respects_a_budget():
     budget_ms = latency_quantile("mobilenetv3", 0.5)
-    search = run("evolution", space="mobilenetv3", budget=16, proxy=ProxyConfig(),
+    search = run("evolution", space="mobilenetv3", budget=16, proxy=ProxyConfig(proxies=("synflow",)),
                  constraints=Constraints(latency_ms=budget_ms))
     assert search.front()
     assert all(c.metrics.latency_ms <= budget_ms for c in search.front())

@@ -14,7 +14,7 @@ from tests.api.test_searches import evaluating_workers, wait_for
 
 # Slow candidates (MetaFormer, synflow at batch 32: seconds each on this machine's two cores), so a
 # cancel lands while a batch is under way and would still be running for seconds without the kill.
-SLOW_SEARCH = {"space": "metaformer", "budget": 16, "batch_size": 8, "device": "x86-64-2core"}
+SLOW_SEARCH = {"space": "metaformer", "budget": 16, "batch_size": 8, "device": "x86-64-2core", "proxy": "synflow"}
 
 
 @pytest.fixture

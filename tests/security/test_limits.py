@@ -63,5 +63,5 @@ def test_the_default_proxy_batch_is_lowered_to_fit_and_tasks_declare_their_memor
     with pytest.raises(InvalidField, match="proxy_batch: .* at most"):
         costs.check("mobilenetv3", ProxyConfig(proxies=("synflow", "grasp"), ensemble=True, batch_size=64))
     assert costs.task_bytes("mobilenetv3", light) < costs.task_bytes("mobilenetv3", heavy)
-    for space in costs.MEMORY:  # every space has a model, and a synflow search fits at its default batch
+    for space in costs.MEMORY:  # every space has a model, and a default search fits at its default batch
         assert parse_request({"space": space}).to_config().proxy.batch_size == DEFAULT_BATCH[space]

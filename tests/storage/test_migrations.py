@@ -24,7 +24,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(database_url):
         assert not inspect(store._engine).get_table_names()
         store.upgrade()
         assert set(inspect(store._engine).get_table_names()) == TABLES
-        assert store.revision() == Store.head_revision() == "0006"
+        assert store.revision() == Store.head_revision() == "0007"
 
 
 def test_upgrade_twice_is_a_no_op(database_url):
@@ -76,7 +76,8 @@ def test_the_migrations_ship_inside_the_package():
     for name in ("env.py", "script.py.mako"):
         assert folder.joinpath(name).is_file(), name
     for name in ("0001_initial.py", "0002_datasets.py", "0003_candidates_front_index.py", "0004_macs.py",
-                 "0005_dataset_statistics.py", "0006_keys_and_owners.py"):
+                 "0005_dataset_statistics.py", "0006_keys_and_owners.py",
+                 "0007_default_proxy.py"):
         assert folder.joinpath("versions", name).is_file(), name
 
 
@@ -113,3 +114,21 @@ def test_the_macs_rename_keeps_every_value_both_ways(database_url):
 
 def _json(value):
     return value if isinstance(value, dict) else json.loads(value)  # PostgreSQL's driver decodes JSON itself
+
+
+def test_searches_that_named_no_proxy_keep_synflow_the_default_they_ran_with(database_url):
+    """0007: the default proxy became meco; a stored request that named neither proxy nor ensemble
+    ran with synflow and now names it, so a resumed search scores as it began."""
+    url = resolve_url(database_url)
+    config = alembic_config(url)
+    requests = [{"space": "nasbench201", "proxy": None, "ensemble": None}, {"space": "nasbench201"},
+                {"space": "nasbench201", "proxy": "snip"}, {"space": "nasbench201", "ensemble": ["meco", "swap"]}]
+    with open_store(database_url) as store:
+        store.devices.add("pi4")
+        ids = [store.searches.create(r, space="nasbench201", device="pi4", profile_id=None, strategy="tpe",
+                                     budget=1, seed=None).id for r in requests]
+        command.downgrade(config, "0006")
+        command.upgrade(config, "head")
+        stored = [store.searches.get(i).request for i in ids]
+    assert stored == [{"space": "nasbench201", "proxy": "synflow", "ensemble": None},
+                      {"space": "nasbench201", "proxy": "synflow"}, requests[2], requests[3]]
