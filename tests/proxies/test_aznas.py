@@ -4,7 +4,6 @@ and the one shared forward for all three."""
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from torch import nn
 import nas.proxies as proxies
 import nas.proxies.aznas as aznas  # registers the proxies until nas.proxies imports it
 import searchspaces
-from searchspaces.mobilenetv3 import MBV3Arch
+from tests.proxies.test_engine import light_candidate
 
 NAMES = ["az_expressivity", "az_progressivity", "az_trainability"]
 
@@ -134,17 +133,8 @@ def test_identity_block_is_the_floor():
 
 
 # -- (c) every space ---------------------------------------------------------------------------------
-LIGHT = {
-    "metaformer": "pool_d1_w32_r2|sepconv_d1_w64_r2|attention_d2_w192_r2|identity_d1_w384_r2",
-    "nasbench201": "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
-}
-
-
 def light_build(name):
-    space = searchspaces.get(name)
-    arch = space.decode(LIGHT[name]) if name in LIGHT else space.sample(random.Random(5))
-    if name == "mobilenetv3":
-        arch = MBV3Arch(128, arch.stages)
+    space, arch = light_candidate(name)
     return (lambda: space.build(arch, num_classes=10)), space.resolution(arch)
 
 

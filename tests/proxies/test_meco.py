@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from torch import nn
 import nas.proxies as proxies
 import searchspaces
 from nas.proxies.context import ProxyContext
-from searchspaces.mobilenetv3 import MBV3Arch
+from tests.proxies.test_engine import light_candidate
 
 
 @pytest.fixture(autouse=True)
@@ -100,25 +99,9 @@ def test_meco_leaves_the_shared_model_and_the_rng_as_they_were():
     assert proxies.get("meco").fn(context) == first
 
 
-LIGHT = {
-    "metaformer": "pool_d1_w32_r2|sepconv_d1_w64_r2|attention_d2_w192_r2|identity_d1_w384_r2",
-    "nasbench201": "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
-}
-
-
-def light(name: str):
-    space = searchspaces.get(name)
-    if name in LIGHT:
-        return space, space.decode(LIGHT[name])
-    arch = space.sample(random.Random(5))
-    if name == "mobilenetv3":
-        arch = MBV3Arch(128, arch.stages)
-    return space, arch
-
-
 @pytest.mark.parametrize("space_name", searchspaces.names())
 def test_meco_is_finite_and_deterministic_on_every_space(space_name):
-    space, arch = light(space_name)
+    space, arch = light_candidate(space_name)
     data = proxies.synthetic_data(2, space.resolution(arch), 10, seed=0)
     build = lambda: space.build(arch, num_classes=10)  # noqa: E731
     first = meco(build, data.inputs, seed=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
@@ -11,9 +10,8 @@ import torch
 from torch import nn
 
 import nas.proxies as proxies
-import searchspaces
 from nas.proxies.swap import distinct_patterns, regularisation_factor, regularised
-from searchspaces.mobilenetv3 import MBV3Arch
+from tests.proxies.test_engine import light_candidate
 
 # Four samples of two features: (1, 0), (0, 1), (-1, 0), (1, 1).
 SAMPLES = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [1.0, 1.0]])
@@ -113,20 +111,8 @@ def test_the_regulariser_on_a_network_uses_its_parameter_count():
     assert value == pytest.approx(5 * math.exp(-0.5))
 
 
-LIGHT = {
-    "metaformer": "pool_d1_w32_r2|sepconv_d1_w64_r2|attention_d2_w192_r2|identity_d1_w384_r2",
-    "nasbench201": "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|",
-}
-
-
 def space_swap(name: str, batch: int = 8, seed: int = 0) -> float:
-    space = searchspaces.get(name)
-    if name in LIGHT:
-        arch = space.decode(LIGHT[name])
-    else:
-        arch = space.sample(random.Random(5))
-        if name == "mobilenetv3":
-            arch = MBV3Arch(128, arch.stages)
+    space, arch = light_candidate(name)
     data = proxies.synthetic_data(batch, space.resolution(arch), 10, seed=0)
     return swap_of(lambda: space.build(arch, num_classes=10), data.inputs, seed=seed)
 
