@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from nas.proxies.common import weight_layers
+from nas.proxies.grouped_conv import cheap_double_backward
 
 # Activation modules whose inputs give NASWOT's binary codes (the reference hooks ReLUs; other
 # activations are piecewise the same test, "is the unit on").
@@ -180,9 +181,12 @@ def _forward_backward(
     fisher stops recording after the loss's backward."""
     needs_grad = bool(captures & {"loss_grads", "graph", "fisher", "jacobian"})
     x = inputs.clone().requires_grad_("jacobian" in captures)
-    # The fused CPU attention kernel has no double backward; grasp's graph needs the math one.
-    kernels = sdpa_kernel([SDPBackend.MATH]) if "graph" in captures else contextlib.nullcontext()
-    with torch.set_grad_enabled(needs_grad), kernels:
+    # The fused CPU attention kernel has no double backward; grasp's graph needs the math one, and
+    # grouped convolutions one that does not loop over their groups.
+    graph = "graph" in captures
+    kernels = sdpa_kernel([SDPBackend.MATH]) if graph else contextlib.nullcontext()
+    grouped = cheap_double_backward(model) if graph else contextlib.nullcontext()
+    with torch.set_grad_enabled(needs_grad), kernels, grouped:
         logits = model(x)
     result = SharedPass()
     weights = [layer.weight for layer in layers]
