@@ -177,7 +177,9 @@ def reference_section(args, names: list[str], measured: dict) -> str:
             "`nwot_relu` for our naswot), on the same real CIFAR-10 batch, interleaved in one process with the "
             "order rotated after one warm-up call of each; a ratio per repeat (total over the candidates), "
             "its median and range. The last column adds DEFAULT_ENSEMBLE's other proxies to ours.")
-    return note + "\n\n" + "\n".join(h.table(header, cells))
+    archs = "\n".join(f"- {space}: " + ", ".join(f"`{arch}`" for arch in result["archs"])
+                      for space, result in measured.items())
+    return note + "\n\n" + "\n".join(h.table(header, cells)) + "\n\nThe candidates:\n\n" + archs
 
 
 def main() -> None:
@@ -238,9 +240,7 @@ def doc_section(args, measured: dict[str, tuple[dict, dict]]) -> str:
     note = (f"`bench/proxies.py --repeats {args.repeats}`: each space's first published network at the space's "
             "default resolution and proxy batch, on real CIFAR-10 images; each figure from a fresh process after "
             f"one warm-up call (median of {args.repeats}), with its peak RSS increase.")
-    archs = "\n".join(f"- {space}: " + ", ".join(f"`{arch}`" for arch in result["archs"])
-                      for space, result in measured.items())
-    return note + "\n\n" + "\n".join(h.table(header, cells)) + "\n\nThe candidates:\n\n" + archs
+    return note + "\n\n" + "\n".join(h.table(header, cells))
 
 
 if __name__ == "__main__":
