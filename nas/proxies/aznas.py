@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.proxies.common import WEIGHT_LAYERS, finite_or_floor
+from nas.proxies.common import WEIGHT_LAYERS, finite_or_floor, forward_hooks
 from nas.proxies.registry import proxy
 
 LOG_EPS = 1e-8
@@ -112,13 +112,8 @@ def block_features(model: nn.Module, inputs: torch.Tensor) -> list[torch.Tensor]
             return output.clone()
         return None
 
-    handles = [block.register_forward_hook(record) for block in feature_blocks(model)]
-    try:
-        with torch.enable_grad():
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks(feature_blocks(model), record), torch.enable_grad():
+        model(inputs)
     return features
 
 

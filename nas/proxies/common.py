@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterable, Iterator
 
 from torch import nn
 
@@ -11,6 +13,17 @@ from torch import nn
 FLOOR = -1e30
 
 WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+@contextlib.contextmanager
+def forward_hooks(modules: Iterable[nn.Module], hook: Callable) -> Iterator[None]:
+    """``hook`` registered as a forward hook on each of ``modules`` for the ``with`` block."""
+    handles = [module.register_forward_hook(hook) for module in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def weight_layers(model: nn.Module) -> list[nn.Module]:

@@ -38,7 +38,7 @@ import math
 import torch
 from torch import nn
 
-from nas.proxies.common import FLOOR
+from nas.proxies.common import FLOOR, forward_hooks
 from nas.proxies.registry import proxy
 
 
@@ -75,13 +75,8 @@ def _min_eigenvalues(model: nn.Module, inputs: torch.Tensor) -> list[float]:
             seen[key] = (output, least_correlation_eigenvalue(output[0]))
         values.append(seen[key][1])
 
-    handles = [module.register_forward_hook(record) for module in model.modules()]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks(model.modules(), record), torch.no_grad():
+        model(inputs)
     return values
 
 
