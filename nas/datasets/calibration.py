@@ -154,6 +154,17 @@ def _image_header_problems(shape: tuple[int, ...], dtype: np.dtype, nbytes: int)
     return problems
 
 
+def stored_problems(num_images: int, height: int, width: int, dtype: str) -> list[Problem]:
+    """What a dataset stored with this shape and dtype breaks of today's limits (one stored before them
+    would fail the search that reads it): judged from its record, nothing read."""
+    try:
+        itemsize = np.dtype(dtype).itemsize
+    except TypeError:
+        return [Problem("images", f"dtype {dtype!r} is not uint8, float32 or float64")]
+    return _image_header_problems((num_images, height, width, 3), np.dtype(dtype),
+                                  num_images * height * width * 3 * itemsize)
+
+
 def _check_images(images: np.ndarray) -> tuple[np.ndarray | None, list[Problem]]:
     """Admitted images as NCHW (a view of channels-last data), float64 as float32 a chunk at a time."""
     if images.shape[-1] == 3 and images.shape[1] != 3:

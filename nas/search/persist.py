@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import searchspaces
-from nas.datasets.calibration import CalibrationSet, read_npz
+from nas.datasets.calibration import CalibrationSet, read_npz, stored_problems
 from nas.errors import InvalidField
 from nas.evaluate import BUILT_IN_DATA, Metrics, ProxyConfig, evaluate
 from nas.latency import Profile
@@ -68,6 +68,10 @@ def stored_dataset(store: Store, proxy: ProxyConfig, num_classes: int, load: boo
     if record.num_classes > num_classes:
         raise InvalidField("data", f"dataset {record.name!r} has {record.num_classes} classes, more than the "
                            f"{num_classes} outputs of the networks the device profile describes")
+    over = stored_problems(record.num_images, record.height, record.width, record.dtype)
+    if over:
+        raise InvalidField("data", f"dataset {record.name!r} was stored before this service's limits and breaks "
+                           f"them ({'; '.join(problem.message for problem in over)}): upload it again within them")
     if proxy.needs_data() and proxy.batch_size > record.num_images:
         raise InvalidField("proxy_batch", f"dataset {record.name!r} holds {record.num_images} images; "
                            f"the proxy batch asks {proxy.batch_size}")

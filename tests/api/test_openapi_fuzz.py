@@ -10,8 +10,10 @@ are covered without touching this file; select operations with ``-k``, e.g. ``-k
 - ``test_hostile_values_in_every_parameter_and_field_are_refused_not_a_server_error`` (issue 28): what
   random draws rarely or never make (NaN, Infinity, -Infinity, 2**63, a 5000-digit integer, a lone
   surrogate, a NUL), put deterministically into every path and query parameter, every field of every
-  JSON body example at any depth, every cell of a CSV example's first row, and every multipart form
-  field, file and filename, whatever the field's type; each request must be answered below 500, and
+  JSON body (its example's at any depth, and each field its schema declares that the example leaves
+  out), every cell of a CSV example's first row, and every multipart form field, file and filename,
+  whatever the field's type; the unchanged request must get through (else nothing hostile would be
+  read); each request must be answered below 500, and
   by a check (not by api.errors' net for a ValueError no check made, which it logs). Schemathesis
   itself cannot send these: its number strategies never draw NaN or Infinity (allow_nan=False in
   schemathesis 4), and requests serialises JSON with allow_nan=False, so the test writes raw bodies.
@@ -55,7 +57,9 @@ schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.fro
 
 # Path parameters that name something the fixture's database holds: without them nearly every generated
 # name or id is a 404, and a body sent to an unknown resource is never read.
-EXISTING = {"name": [DEFAULT_DEVICE, "cifar10_sample"], "space": ["nasbench201"], "search_id": [1]}
+# "fuzz-device" is a device the fixture registers, so that a profile upload's body is read (the shipped one
+# answers 409 before reading it).
+EXISTING = {"name": [DEFAULT_DEVICE, "fuzz-device", "cifar10_sample"], "space": ["nasbench201"], "search_id": [1]}
 
 
 def status_code_is_documented(ctx, response, case):
@@ -90,12 +94,14 @@ def app(request, tmp_path_factory):
     cluster = request.getfixturevalue("postgres") if request.param == "postgresql" else None
     database = cluster.new_database() if cluster else None
     url = cluster.url(database) if cluster else f"sqlite:///{folder / 'nas.db'}"
-    service = create_app(Settings(database_url=url, data_dir=str(folder), max_upload_bytes=64 * 1024),
-                         run_searches=False)
+    service = create_app(Settings(database_url=url, data_dir=str(folder), max_upload_bytes=64 * 1024,
+                                  max_queued_searches=100_000), run_searches=False)
     try:
         with asgi.get_client(service) as client:  # starts the lifespan, which the fuzzed calls then share
             queued = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4})
             assert queued.status_code == 202 and queued.json()["id"] == 1, queued.text
+            device = client.post("/api/v1/devices", json={"name": "fuzz-device", "hardware": "a test's own"})
+            assert device.status_code == 201, device.text
         yield service
     finally:
         asgi.shutdown_lifespans()
@@ -124,7 +130,8 @@ def test_responses_are_as_documented(case, app):
 # with a NUL (PostgreSQL refuses it), integers past 64 bits (both backends) and of 5000 digits (past
 # what Python reads), NaN and the infinities (no JSON encoder writes them back), a lone surrogate (no
 # UTF-8 encoder writes it). Each goes, deterministically, into every path and query parameter, every
-# field of every JSON body example at any depth (nested objects, list items), every cell of a CSV
+# field of every JSON body (the example's at any depth, nested objects and list items, and the fields
+# its schema declares that the example leaves out), every cell of a CSV
 # example's first row, and every multipart form field, file and filename, whatever the field's type.
 # Each value as a URL writes it (percent-encoded), as a raw JSON literal (Python's json module reads
 # NaN and Infinity) and as CSV or multipart text. A lone
@@ -185,8 +192,30 @@ def _replaced(value, path, new):
     if not path:
         return new
     copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    copy[path[0]] = _replaced(value.get(path[0]) if isinstance(value, dict) else value[path[0]], path[1:], new)
     return copy
+
+
+def _unset(example, node: dict, path=()):
+    """The paths of the fields ``node``'s schema declares that ``example`` leaves out, at any depth where
+    the example holds an object: those a request may send, which no example shows."""
+    node = _object_schema(node)
+    if not isinstance(example, dict) or node is None:
+        return
+    for name, field in node.get("properties", {}).items():
+        if name not in example:
+            yield (*path, name)
+        else:
+            yield from _unset(example[name], field, (*path, name))
+
+
+def _object_schema(node: dict) -> dict | None:
+    """``node`` resolved, through an optional's anyOf, when it describes an object with fields."""
+    node = resolve(node)
+    for option in node.get("anyOf", []):
+        if _object_schema(option):
+            return _object_schema(option)
+    return node if node.get("properties") else None
 
 
 class Bodies:
@@ -197,7 +226,8 @@ class Bodies:
     def __init__(self, media_type: str, media: dict):
         self.media_type, self.media, self.count = media_type, media, 0
         self.examples = body_examples(media)
-        properties = resolve(media.get("schema", {})).get("properties", {})
+        self.schema = media.get("schema", {})
+        properties = resolve(self.schema).get("properties", {})
         self.files = [name for name, field in properties.items()  # a form's file uploads
                       if field.get("format") == "binary" or "contentMediaType" in field]
 
@@ -207,13 +237,20 @@ class Bodies:
             return {**example, "name": f"{example['name']}-{self.count}"}
         return example
 
+    def for_device(self, name: str) -> None:
+        """A profile names the device it was measured on: the device of the request's path."""
+        self.examples = [{**example, "device": {**example["device"], "name": name}}
+                         if isinstance(example, dict) and isinstance(example.get("device"), dict) else example
+                         for example in self.examples]
+
     def unchanged(self) -> tuple[bytes, str]:
-        return self.encode(self.examples[0], None, None)
+        example = self.examples[0]
+        return self.encode(self.fresh(example) if self.media_type != "text/csv" else example, None, None)
 
     def hostile(self) -> Iterator[tuple[str, bytes, str]]:
         for example in self.examples:
             if self.media_type == "application/json":
-                fields = list(_nodes(example))
+                fields = list(_nodes(example)) + list(_unset(example, self.schema))
             elif self.media_type == "multipart/form-data":
                 fields = [(key,) for key in example] + [(key, "filename") for key in self.files]
             elif self.media_type == "text/csv":  # each cell of the first row under the header
@@ -230,6 +267,7 @@ class Bodies:
         if self.media_type == "application/json":
             if field is None:
                 return json.dumps(example).encode(), self.media_type
+            # A top-level name made hostile stays as the example gives it; any other field gets a new name.
             replaced = _replaced(self.fresh(example) if field[:1] != ("name",) else example, field, MARK)
             return json.dumps(replaced).replace(json.dumps(MARK), hostile[0]).encode(), self.media_type
         if self.media_type == "multipart/form-data":
@@ -282,14 +320,20 @@ def hostile_requests(client, method: str, path: str, operation: dict) -> Iterato
         variants = [({name: quote(str(value), safe="") for name, value in zip(in_path, values)}, query)
                     for values in itertools.product(*[[*EXISTING.get(name, []), f"hostile-{name}"] for name in in_path])
                     for query in ([{}, in_query] if in_query else [{}])]
-        known, query = variants[0]
+        known, query, through = *variants[0], False
         for values, query_values in variants:
+            if bodies and "name" in values:
+                bodies.for_device(values["name"])
             body, kind = bodies.unchanged() if bodies else (None, None)
             response = client.request(method, _url(path, values, query_values), data=body,
                                       headers={"content-type": kind} if kind else {})
             if response.status_code < 300:
-                known, query = values, query_values
+                known, query, through = values, query_values, True
                 break
+        # Else every hostile value would be refused before it is read: the test would prove nothing.
+        assert through or not bodies, f"{method.upper()} {path}: no unchanged {bodies.media_type} request got through"
+        if bodies and "name" in known:
+            bodies.for_device(known["name"])
         for parameter in parameters:
             for label, (text, _, _) in HOSTILE.items():
                 body, kind = bodies.unchanged() if bodies else (None, None)

@@ -65,3 +65,31 @@ def test_the_default_proxy_batch_is_lowered_to_fit_and_tasks_declare_their_memor
     assert costs.task_bytes("mobilenetv3", light) < costs.task_bytes("mobilenetv3", heavy)
     for space in costs.MEMORY:  # every space has a model, and a default search fits at its default batch
         assert parse_request({"space": space}).to_config().proxy.batch_size == DEFAULT_BATCH[space]
+
+
+# The probes as sent, on a service with the default limits: each once admitted.
+
+@pytest.fixture
+def default_client(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'nas.db'}", data_dir=str(tmp_path))
+    with TestClient(create_app(settings, run_searches=False)) as test_client:
+        yield test_client
+
+
+def test_a_budget_of_100000_is_refused_by_the_default_limit(default_client):
+    refused = default_client.post("/api/v1/searches", json={**SEARCH, "budget": 100_000})
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "budget"] and f"at most {Settings().max_budget}" in problem["msg"]
+    assert default_client.get("/api/v1/searches").json() == []
+
+
+def test_metaformer_with_every_proxy_at_batch_512_is_refused_naming_the_proxy_batch(default_client):
+    from nas.proxies import names
+
+    refused = default_client.post("/api/v1/searches", json={**SEARCH, "space": "metaformer", "ensemble": names(),
+                                                            "proxy_batch": 512})
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "proxy_batch"] and "at most" in problem["msg"], problem
+    assert default_client.get("/api/v1/searches").json() == []

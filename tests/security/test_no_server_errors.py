@@ -108,3 +108,42 @@ def test_a_measured_time_past_an_hour_is_a_422_not_a_failed_fit(app, ms):
     assert as_csv.status_code == 422, as_csv.text
     assert as_csv.json()["detail"][0]["loc"][-2:] == ["line 2", "ms"], as_csv.text
     assert "at most 3,600,000" in as_csv.json()["detail"][0]["msg"], as_csv.text
+
+
+# The issue's own probes, each as it was sent.
+
+def _post_raw(client, url: str, body: str):
+    return client.post(url, content=body.encode(), headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("field, literal", [("budget", "NaN"), ("latency_max_ms", "Infinity"),
+                                            ("params_max", "-Infinity"), ("seed", "NaN")])
+def test_nan_and_infinity_in_a_search_are_a_422_at_their_field(app, field, literal):
+    with TestClient(app) as client:
+        response = _post_raw(client, "/api/v1/searches", f'{{"space": "nasbench201", "{field}": {literal}}}')
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", field], response.text
+        assert client.get("/api/v1/searches").json() == []
+
+
+def test_a_5000_digit_integer_in_a_profile_is_a_4xx(app):
+    text = json.dumps(_profile()).replace('"num_classes": 10', '"num_classes": ' + "9" * 5000)
+    assert "9" * 5000 in text
+    with TestClient(app) as client:
+        client.post("/api/v1/devices", json={"name": LAB})
+        response = _post_raw(client, f"/api/v1/devices/{LAB}/profiles", text)
+        assert 400 <= response.status_code < 500, response.text
+        assert client.get(f"/api/v1/devices/{LAB}").json()["profiles"] == []
+
+
+def test_a_lone_surrogate_in_device_hardware_is_a_422_at_its_field(app):
+    with TestClient(app) as client:
+        registered = _post_raw(client, "/api/v1/devices", '{"name": "odd-board", "hardware": "\\ud800"}')
+        assert registered.status_code == 422, registered.text
+        assert registered.json()["detail"][0]["loc"] == ["body", "hardware"], registered.text
+        client.post("/api/v1/devices", json={"name": LAB})
+        text = json.dumps(_profile(device={"hardware": "\ud800"}))
+        uploaded = _post_raw(client, f"/api/v1/devices/{LAB}/profiles", text)
+        assert uploaded.status_code == 422, uploaded.text
+        assert uploaded.json()["detail"][0]["loc"] == ["body", "device", "hardware"], uploaded.text
+        assert client.get("/api/v1/devices/odd-board").status_code == 404

@@ -210,3 +210,28 @@ def test_a_megabyte_arch_string_in_measurements_is_422_naming_it(client):
     assert fields(response) == ["line 3"]  # csv's own bound on a field, read before the arch check's
     assert "a field is longer than 131,072 characters (an arch is at most 2,000)" in response.text
     assert client.get("/api/v1/devices/pi9").status_code == 404
+
+
+def test_a_dataset_stored_before_a_limit_it_breaks_is_refused_by_name_and_fails_a_queued_search(client, monkeypatch):
+    from nas.datasets import calibration
+    from nas.search import service
+    from tests.datasets.test_calibration import images, npz
+
+    assert upload(client, npz(images=images(n=40, side=32), labels=np.arange(40) % 10), "older").status_code == 201
+    queued = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 8, "proxy": "naswot",
+                                                   "data": "older", "proxy_batch": 16})
+    assert queued.status_code == 202, queued.text
+    monkeypatch.setattr(calibration, "MAX_IMAGES", 32)  # a later release admits fewer images
+
+    refused = client.post("/api/v1/searches", json={"space": "nasbench201", "proxy": "naswot", "data": "older"})
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"] == ["body", "data"] and "'older'" in problem["msg"] and "40 images" in problem["msg"]
+
+    store = client.app.state.store
+    record = store.searches.update(queued.json()["id"], status="running")
+    unused = lambda *args, **kwargs: pytest.fail("the search was evaluated")  # noqa: E731
+    finished = service.run(store, record, unused)
+    assert finished.status == "failed" and "upload it again" in finished.error
+    assert store.searches.get(record.id).error == finished.error
+    assert len(client.get("/api/v1/searches").json()) == 1
