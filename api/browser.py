@@ -2,8 +2,11 @@
 
 One pure ASGI middleware, outermost, refuses before any route runs:
 
-- a ``Host`` that is not one of ``NAS_ALLOWED_HOSTS`` (loopback names by default on loopback): a page
-  of ``attacker.example`` whose name resolves to 127.0.0.1 (DNS rebinding) is not served (400);
+- a ``Host`` that is not one of ``NAS_ALLOWED_HOSTS`` (by default the loopback names and the address
+  bound): a page of ``attacker.example`` whose name resolves to 127.0.0.1 (DNS rebinding) is not
+  served (400);
+- a request from another machine while auth is off only because ``NAS_HOST`` says loopback (403): the
+  app started by hand (``uvicorn api.main:app --host 0.0.0.0``) serves no one else without keys;
 - a write (POST, PUT, PATCH, DELETE) that ``Sec-Fetch-Site`` or ``Origin`` says comes from another
   site (403): a cross-site form or ``fetch`` cannot cancel a search or upload a dataset;
 - a body whose content type the route does not declare in /openapi.json (415): a JSON route reads
@@ -16,6 +19,7 @@ so they load with no request leaving the machine and under the Content-Security-
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from urllib.parse import urlsplit
@@ -88,6 +92,11 @@ class BrowserGuard:
         if "*" not in allowed and _name(host) not in allowed:
             return 400, (f"Host: {host[:100]!r} is not a name this service answers; NAS_ALLOWED_HOSTS lists "
                          f"them ({', '.join(allowed)})")
+        client = _remote(scope)
+        if client is not None and settings.auth is None and settings.auth_mode() == "off":
+            return 403, (f"authorization: keys are off because NAS_HOST ({settings.host}) is loopback, yet this "
+                         f"request came from {client}; start the service with `nas serve --host ADDRESS` (keys "
+                         "required), or set NAS_AUTH=off to serve every machine without keys")
         if scope["method"] not in WRITES:
             return None
         site = headers.get("sec-fetch-site")
@@ -165,3 +174,17 @@ def redoc() -> HTMLResponse:
         title="Hardware-aware NAS: API (ReDoc)", head="",
         body='<redoc spec-url="/openapi.json" hide-download-button></redoc>'
              '<script src="/static/vendor/redoc/redoc.standalone.js"></script>'))
+
+
+def _remote(scope: Scope) -> str | None:
+    """The client's address when it is another machine's (an IP address that is not loopback)."""
+    client = scope.get("client")
+    if not client:
+        return None
+    try:
+        address = ipaddress.ip_address(str(client[0]))
+    except ValueError:  # a test client's name, or a Unix socket
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return None if address.is_loopback else str(address)

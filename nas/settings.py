@@ -6,13 +6,15 @@ import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nas.errors import InvalidField, Problem
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MIN_KEY_CHARS = 32  # a bootstrap key shorter than this is too easy to guess
+MAX_KEY_CHARS = 256  # longer is no key of ours: not hashed, not looked up
+KEY_PREFIX = "nas_"  # every key starts so; a Bearer value that does not is refused unread
 MAX_BUDGET = 100_000  # the largest budget a search request may name; NAS_MAX_BUDGET lowers it per service
 
 
@@ -60,7 +62,17 @@ class Settings(BaseSettings):
         "registered at start: how a deployment gets its first key")
     allowed_hosts: str | None = Field(
         None, description="comma-separated Host names the service answers (`*`: any). Unset: the loopback "
-        "names when it binds to loopback, any otherwise")
+        "names, and the address it binds to when that is one address (not 0.0.0.0 or ::)")
+
+    @field_validator("admin_key")
+    @classmethod
+    def _admin_key_is_ours(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and (not key.get_secret_value().startswith(KEY_PREFIX)
+                                or len(key.get_secret_value()) > MAX_KEY_CHARS):
+            raise ValueError(f"must start with {KEY_PREFIX!r} and have at most {MAX_KEY_CHARS} characters, as "
+                             "every key does (make one: python3 -c \"import secrets; print('nas_' + "
+                             "secrets.token_urlsafe(32))\")")
+        return key
 
     def on_loopback(self) -> bool:
         return is_loopback(self.host)
@@ -73,7 +85,9 @@ class Settings(BaseSettings):
         """The Host header names served; ("*",) for any."""
         if self.allowed_hosts is not None:
             return tuple(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
-        return LOOPBACK_NAMES if self.on_loopback() else ("*",)
+        bound = self.host.strip("[]").lower()
+        wildcard = bound in ("0.0.0.0", "::", "")
+        return LOOPBACK_NAMES if wildcard or bound in LOOPBACK_NAMES else (*LOOPBACK_NAMES, bound)
 
 
 def is_loopback(host: str) -> bool:

@@ -369,3 +369,24 @@ def test_datasets_register_list_and_search_on_one(tmp_path, monkeypatch):
     too_many = invoke_nas(monkeypatch, same, "search", "--space", "nasbench201", "--budget", "8", "--proxy", "naswot",
                           "--data", "parts", "--proxy-batch", "32")
     assert too_many.exit_code == 2 and "--proxy-batch" in too_many.stderr and "holds 20 images" in too_many.stderr
+
+
+def test_keys_create_list_and_revoke(tmp_path, monkeypatch):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'nas.db'}", "NAS_DATA_DIR": str(tmp_path / "var")}
+    assert "no keys" in invoke_nas(monkeypatch, env, "keys", "list").output
+    made = invoke_nas(monkeypatch, env, "keys", "create", "ci-bot", "--role", "viewer")
+    assert made.exit_code == 0, made.output
+    key = made.stdout.splitlines()[-1]
+    assert key.startswith("nas_") and len(key) >= 32
+    for listing in (invoke_nas(monkeypatch, env, "keys", "list"), invoke_nas(monkeypatch, env, "keys")):
+        assert listing.exit_code == 0 and "ci-bot" in listing.output and "viewer" in listing.output
+        assert key not in listing.output
+    again = invoke_nas(monkeypatch, env, "keys", "create", "ci-bot")
+    assert again.exit_code == 2 and "NAME" in again.output
+    assert invoke_nas(monkeypatch, env, "keys", "create", "a b").exit_code == 2
+    revoked = invoke_nas(monkeypatch, env, "keys", "revoke", "ci-bot")
+    assert revoked.exit_code == 0 and "revoked key 'ci-bot'" in revoked.output
+    [row] = json.loads(invoke_nas(monkeypatch, env, "keys", "list", "--json").stdout)
+    assert row["name"] == "ci-bot" and row["revoked_at"] != "-"
+    unknown = invoke_nas(monkeypatch, env, "keys", "revoke", "nobody")
+    assert unknown.exit_code == 2 and "nobody" in unknown.output

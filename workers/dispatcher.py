@@ -23,7 +23,7 @@ import time
 
 from nas.latency.local import is_local
 from nas.search import service
-from nas.storage import InvalidTransition, SearchRecord, Store
+from nas.storage import InvalidTransition, NotFound, SearchRecord, Store
 from workers.calibrator import Calibrator
 from workers.ray_backend import RayEvaluator
 
@@ -116,7 +116,10 @@ class Dispatcher:
         if now - self._cancel_read.get(search_id, -CANCEL_POLL_SECONDS) < CANCEL_POLL_SECONDS:
             return False
         self._cancel_read[search_id] = now
-        return self.store.searches.get(search_id).status == "cancelled"
+        try:
+            return self.store.searches.get(search_id).status == "cancelled"
+        except NotFound:  # deleted once cancelled
+            return True
 
     def _run(self, record: SearchRecord) -> None:
         try:

@@ -7,7 +7,7 @@ runs it through ``nas.search.service.run``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api import errors
 from api.auth import READ, Member
@@ -127,6 +127,22 @@ def cancel_search(search_id: int, store: StoreDep, caller: Member) -> dict:
     except InvalidTransition:
         raise HTTPException(status_code=409, detail=f"status: search {search_id} is already {record.status}") from None
     return _search_out(store, record)
+
+
+@router.delete("/searches/{search_id}", status_code=204, operation_id="deleteSearch",
+               responses={**UNKNOWN_SEARCH, 409: errors.error("the search is queued or running: cancel it first")})
+def delete_search(search_id: int, store: StoreDep, caller: Member) -> Response:
+    """Delete a finished search (succeeded, failed or cancelled) and its candidates, for good (its owner
+    or an admin). A queued or running one is cancelled first (409 until then)."""
+    record = _get(store, search_id)
+    caller.check_owns(record.owner, f"search {search_id}")
+    try:
+        store.searches.delete(search_id)
+    except InvalidTransition as error:
+        raise HTTPException(status_code=409, detail=f"status: {error}") from None
+    except NotFound:  # deleted meanwhile
+        pass
+    return Response(status_code=204)
 
 
 @router.get("/candidates/{candidate_id}", response_model=CandidateOut, operation_id="getCandidate",

@@ -22,14 +22,20 @@ def _when(value) -> str:
     return value.isoformat(timespec="seconds") if value else "-"
 
 
+JSON_OPTION = typer.Option("--json", help="Print JSON instead of a table.")
+
+
 @keys_app.callback()
-def keys(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """List the keys (never the keys themselves: only a hash of each is kept)."""
-    if ctx.invoked_subcommand is not None:
-        return
+def keys(ctx: typer.Context, as_json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """List the keys (as `nas keys list`), or make and revoke them."""
+    if ctx.invoked_subcommand is None:
+        list_keys(as_json)
+
+
+@keys_app.command("list")
+def list_keys(as_json: Annotated[bool, JSON_OPTION] = False) -> None:
+    """List the keys: name, role and when each was made, last used and revoked (never the keys
+    themselves: only a hash of each is kept)."""
     records = open_service_store().keys.list()
     rows = [{"name": k.name, "role": k.role, "created_by": k.created_by, "created_at": _when(k.created_at),
              "last_used_at": _when(k.last_used_at), "revoked_at": _when(k.revoked_at)} for k in records]

@@ -163,3 +163,5 @@ def finish(store: Store, search_id: int, status: str, error: str | None = None) 
         return store.searches.update(search_id, status=status, error=error).status
     except InvalidTransition:
         return store.searches.get(search_id).status
+    except NotFound:  # deleted after its cancel, while it wound down
+        return "deleted"

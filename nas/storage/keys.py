@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nas.errors import InvalidField
 from nas.latency.schema import DEVICE_NAME_PATTERN
+from nas.settings import KEY_PREFIX as PREFIX
+from nas.settings import MAX_KEY_CHARS
 from nas.storage import convert, lookups
 from nas.storage.models import ApiKey, utcnow
 from nas.storage.records import ROLES, AlreadyExists, KeyRecord, NotFound
 
-PREFIX = "nas_"
-MAX_KEY_CHARS = 256  # longer is no key of ours: not hashed, not looked up
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 
 

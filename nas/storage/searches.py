@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nas.errors import InvalidField
@@ -129,7 +129,10 @@ class SearchRepository:
         values = candidates.checked_rows(rows)
         progress = _progress(evaluated, hypervolume, history)
         with self._sessions.begin() as session:
-            search = lookups.search(session, search_id, lock=True)
+            try:
+                search = lookups.search(session, search_id, lock=True)
+            except NotFound:  # deleted after its cancel, while the batch under way ended
+                return False
             if search.status != "running":
                 return False
             candidates.insert_new(session, search_id, values)
@@ -137,6 +140,18 @@ class SearchRepository:
                 candidates.mark_front(session, search_id, front)
             _apply(search, progress)
             return True
+
+    def delete(self, search_id: int) -> SearchRecord:
+        """Delete a finished search and its candidates, in one transaction; ``InvalidTransition`` while
+        it is queued or running (cancel it first), ``NotFound`` for an unknown id."""
+        with self._sessions.begin() as session:
+            search = lookups.search(session, search_id, lock=True)
+            if search.status in ("queued", "running"):
+                raise InvalidTransition(f"search {search_id} is {search.status}: cancel it first")
+            record = convert.search(search)
+            session.execute(delete(Candidate).where(Candidate.search_id == search_id))
+            session.delete(search)
+            return record
 
     def summaries(self, search_ids: Iterable[int]) -> dict[int, SearchSummary]:
         """Each search's front size and best front score, by search id, in one grouped query (per

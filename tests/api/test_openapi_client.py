@@ -53,6 +53,7 @@ OPERATIONS = {
     ("get", "/api/v1/searches"): "listSearches",
     ("get", "/api/v1/searches/{search_id}"): "getSearch",
     ("post", "/api/v1/searches/{search_id}/cancel"): "cancelSearch",
+    ("delete", "/api/v1/searches/{search_id}"): "deleteSearch",
     ("get", "/api/v1/searches/{search_id}/candidates"): "listCandidates",
     ("get", "/api/v1/searches/{search_id}/plot"): "getSearchPlot",
     ("get", "/api/v1/searches/{search_id}/pareto"): "getParetoFront",

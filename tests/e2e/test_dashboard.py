@@ -348,14 +348,18 @@ def profile_file(tmp_path, device: str, broken: bool):
     return path
 
 
+XSS = 'the browser test\'s CPU <img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>'
+
+
 def test_devices_register_and_upload(page, service, tmp_path, console_errors):
     device = "browser-test-cpu"
     console_errors.allow_status(422, rf"/api/v1/devices/{device}/profiles$")
     open_page(page, service, "/devices", "devices")
     page.fill("form#device-form [name=name]", device)
-    page.fill("form#device-form [name=hardware]", "the browser test's CPU")
+    page.fill("form#device-form [name=hardware]", XSS)  # stored, then shown as text: never markup
     submit_form(page, "device-form")
-    expect(page.locator(f'table#devices tr[data-device="{device}"]')).to_be_attached()
+    expect(page.locator(f'table#devices tr[data-device="{device}"] td.hardware')).to_have_text(XSS)
+    assert page.locator("table#devices img").count() == 0 and page.evaluate("window.__xss") is None
     assert service.client.get(f"/devices/{device}").status_code == 200
     expect(page.locator(f'form#profile-form select[name=device] option[value="{device}"]')).to_be_attached()
 

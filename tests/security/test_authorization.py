@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -27,6 +28,7 @@ RULES = {
     "listDevices": "viewer", "getDevice": "viewer", "listProfiles": "viewer",
     "createDevice": "member", "uploadProfile": "owner", "fitMeasurements": "owner",
     "submitSearch": "member", "listSearches": "viewer", "getSearch": "viewer", "cancelSearch": "owner",
+    "deleteSearch": "owner",
     "listCandidates": "viewer", "getSearchPlot": "viewer", "getParetoFront": "viewer",
     "listDatasets": "viewer", "uploadDataset": "member", "getDataset": "viewer",
     "getCandidate": "viewer", "downloadCandidateOnnx": "viewer", "getCandidateArchitecture": "viewer", "getCandidateModel": "viewer",
@@ -76,6 +78,8 @@ def _calls(search: int, candidate: int) -> dict[str, tuple[str, str, dict]]:
         "submitSearch": ("POST", "/api/v1/searches", {"json": {"space": "nasbench201", "budget": 4}}),
         "listSearches": ("GET", "/api/v1/searches", {}), "getSearch": ("GET", f"/api/v1/searches/{search}", {}),
         "cancelSearch": ("POST", f"/api/v1/searches/{search}/cancel", {}),
+        # the owner's second search, still queued: a 409 to those allowed, so every caller finds it there
+        "deleteSearch": ("DELETE", f"/api/v1/searches/{search + 1}", {}),
         "listCandidates": ("GET", f"/api/v1/searches/{search}/candidates", {}),
         "getSearchPlot": ("GET", f"/api/v1/searches/{search}/plot", {}),
         "getParetoFront": ("GET", f"/api/v1/searches/{search}/pareto", {}),
@@ -109,6 +113,8 @@ def service(tmp_path_factory):
         alice = {"authorization": f"Bearer {keys['owner']}"}
         assert client.post("/api/v1/devices", json={"name": BOARD}, headers=alice).status_code == 201
         search = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4}, headers=alice).json()
+        queued = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4}, headers=alice).json()
+        assert queued["id"] == search["id"] + 1
         yield client, keys, search["id"]
 
 
@@ -183,6 +189,26 @@ def test_shipped_devices_take_no_profile_from_anyone(service):
                           headers=_headers(keys, "viewer")).json()
     assert [p["version"] for p in versions] == [1]
 
+    # An upload kept from before shipped devices were read-only is never what a search without a
+    # version uses.
+    from tests.storage.test_devices_profiles import _older_row
+
+    assert _older_row(client.app.state.store, shipped=False) == 2
+    submitted = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4, "device": DEFAULT_DEVICE},
+                            headers=_headers(keys, "owner"))
+    assert submitted.status_code == 202 and submitted.json()["request"]["profile_version"] == 1, submitted.text
+
+
+def test_a_dataset_records_its_owner(service):
+    client, keys, _ = service
+    from tests.datasets.test_calibration import images, npz
+
+    body = npz(images=images(n=8, side=16), labels=np.arange(8) % 2)
+    made = client.post("/api/v1/datasets", files={"file": ("d.npz", body)}, data={"name": "alices-set"},
+                       headers=_headers(keys, "owner"))
+    assert made.status_code == 201, made.text
+    assert client.get("/api/v1/datasets/alices-set", headers=_headers(keys, "viewer")).json()["owner"] == "alice"
+
 
 def test_keys_made_over_rest_work_once_shown_and_stop_when_revoked(service):
     client, keys, _ = service
@@ -225,3 +251,65 @@ def test_auth_off_is_the_loopback_default_and_required_beyond(tmp_path):
         assert client.get("/api/v1/keys/me").json() == {"name": None, "role": "admin", "auth": "off"}
         submitted = client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4}).json()
         assert submitted["owner"] is None
+
+
+def test_another_machine_is_refused_while_keys_are_off_only_by_the_loopback_default(tmp_path):
+    # The app started by hand (`uvicorn api.main:app --host 0.0.0.0`) with NAS_HOST unset thinks it is on
+    # loopback, so keys are off: a request from another machine must not be served.
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'nas.db'}", data_dir=str(tmp_path),
+                        allowed_hosts="*", auth=None)
+
+    def status(address: str, settings: Settings = settings) -> tuple[int, str]:
+        with TestClient(create_app(settings, run_searches=False), client=(address, 50000)) as client:
+            response = client.get("/api/v1/searches")
+            return response.status_code, response.text
+
+    refused, text = status("10.0.0.7")
+    assert refused == 403 and "NAS_AUTH=off" in text and "10.0.0.7" in text
+    assert status("::ffff:10.0.0.7")[0] == 403
+    assert status("127.0.0.1")[0] == status("::ffff:127.0.0.1")[0] == 200
+    assert status("10.0.0.7", settings.model_copy(update={"auth": "off"}))[0] == 200
+
+
+def test_allowed_hosts_default_to_loopback_and_the_address_bound():
+    assert Settings(host="127.0.0.1", allowed_hosts=None).host_names() == ("localhost", "127.0.0.1", "::1")
+    assert Settings(host="0.0.0.0", allowed_hosts=None).host_names() == ("localhost", "127.0.0.1", "::1")
+    assert Settings(host="10.1.2.3", allowed_hosts=None).host_names() == ("localhost", "127.0.0.1", "::1",
+                                                                           "10.1.2.3")
+    assert Settings(host="0.0.0.0", allowed_hosts="nas.example.com").host_names() == ("nas.example.com",)
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef" * 4, "nas_short", "nas_" + "x" * 300])
+def test_an_admin_key_no_client_could_send_is_a_setting_error(key):
+    from nas.settings import SettingsError, get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NAS_ADMIN_KEY", key)
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(SettingsError, match="NAS_ADMIN_KEY"):
+                get_settings()
+        finally:
+            get_settings.cache_clear()
+
+
+def test_a_member_deletes_its_own_finished_search_and_no_other(service):
+    client, keys, _ = service
+    owner, other, admin = (_headers(keys, caller) for caller in ("owner", "other", "admin"))
+    made = [client.post("/api/v1/searches", json={"space": "nasbench201", "budget": 4}, headers=owner).json()["id"]
+            for _ in range(2)]
+    assert client.delete(f"/api/v1/searches/{made[0]}", headers=owner).status_code == 409  # queued: cancel first
+    for search_id in made:
+        assert client.post(f"/api/v1/searches/{search_id}/cancel", headers=owner).status_code == 200
+    store = client.app.state.store
+    store.candidates.add(made[0], [{"arch": "a", "arch_hash": "h" * 64, "scores": {}, "score": 1.0,
+                                    "latency_ms": 1.0, "params": 1, "macs": 1, "feasible": True}])
+    refused = client.delete(f"/api/v1/searches/{made[0]}", headers=other)
+    assert refused.status_code == 403 and "owned by 'alice'" in refused.json()["detail"]
+    assert client.delete(f"/api/v1/searches/{made[0]}", headers=owner).status_code == 204
+    assert client.get(f"/api/v1/searches/{made[0]}", headers=owner).status_code == 404
+    assert client.get(f"/api/v1/searches/{made[0]}/candidates", headers=owner).status_code == 404
+    assert client.delete(f"/api/v1/searches/{made[0]}", headers=owner).status_code == 404
+    assert client.delete(f"/api/v1/searches/{made[1]}", headers=admin).status_code == 204
+    # a batch that ends after the delete stores nothing, and the run ends quietly
+    assert store.searches.record(made[0], []) is False

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timezone
 
 import pytest
+from sqlalchemy import func, select
 
 from nas.storage import SEARCH_STATUSES, InvalidTransition, NotFound
+from nas.storage.models import Candidate
 from tests.storage.helpers import REQUEST, new_search, synthetic_profile
 
 
@@ -128,6 +130,28 @@ def test_a_batch_is_recorded_whole_and_only_while_running(store, profile_id):
     cancelled = store.searches.update(search.id, status="cancelled")
     assert store.searches.record(search.id, batch(4), ["h0007"], evaluated=8) is False
     assert store.candidates.count(search.id) == cancelled.evaluated == 4
+
+
+def test_only_a_finished_search_is_deleted_with_its_candidates(store, profile_id):
+    search = new_search(store, profile_id)
+    with pytest.raises(InvalidTransition, match="queued: cancel it first"):
+        store.searches.delete(search.id)
+    store.searches.update(search.id, status="running")
+    store.searches.record(search.id, batch(0), ["h0001"], evaluated=4)
+    with pytest.raises(InvalidTransition, match="running"):
+        store.searches.delete(search.id)
+    kept = new_search(store, profile_id)
+    store.searches.update(search.id, status="cancelled")
+    assert store.searches.delete(search.id).evaluated == 4
+    with pytest.raises(NotFound):
+        store.searches.get(search.id)
+    with pytest.raises(NotFound):
+        store.searches.delete(search.id)
+    assert store.searches.record(search.id, batch(4)) is False  # a batch ending after the delete: dropped
+    with store._sessions.begin() as session:
+        left = session.scalar(select(func.count()).select_from(Candidate).where(Candidate.search_id == search.id))
+    assert left == 0
+    assert [s.id for s in store.searches.list()] == [kept.id]
 
 
 def test_a_cancel_racing_the_recorder_answers_counts_that_stay_true(store, profile_id):
