@@ -41,11 +41,11 @@ from nas.evaluate import COUNTS, ProxyConfig, evaluate, load_data
 from nas.latency import default_profile, fit_profile
 from nas.latency.kit import choose_networks
 from nas.latency.shipped import reference_table
-from nas.search import DEFAULT_STRATEGY, Search, SearchConfig
+from nas.search import DEFAULT_STRATEGY, STRATEGIES, Search, SearchConfig
 from nas.search.pareto import hypervolume, pareto_mask
 
 DEVICES = ("pixel3", "raspi4", "fpga", "eyeriss", "titan_rtx_1", "1080ti_256")
-WAYS = ("fitted", "random", "default device", "true latency", "true accuracy")
+WAYS = ("fitted", "random", "default device", "true latency", "true accuracy", "true both")
 
 
 class Truth:
@@ -72,9 +72,9 @@ class Truth:
 
 class CachedEvaluator:
     """``nas.evaluate`` on one profile, the proxy scores shared by cell across every profile. With
-    ``oracle``, the search reads one truth instead of its estimate: "latency" (the device's true
-    latency in place of the profile's prediction) or "accuracy" (the true accuracy as every proxy's
-    score), to tell how much of a front's loss each estimate causes."""
+    ``oracle``, the search reads truth instead of its estimate: "latency" (the device's true
+    latency in place of the profile's prediction), "accuracy" (the true accuracy as every proxy's
+    score) or "both", to tell how much of a front's loss each estimate, or the search itself, causes."""
 
     def __init__(self, space, proxy: ProxyConfig, data, scores: dict[str, dict]) -> None:
         self.space, self.proxy, self.data, self.scores = space, proxy, data, scores
@@ -86,12 +86,13 @@ class CachedEvaluator:
             for arch in archs:
                 key = self.space.encode(arch)
                 scores = self.scores.get(key)
-                if oracle == "accuracy":
+                told_accuracy = oracle in ("accuracy", "both")
+                if told_accuracy:
                     scores = {**self.counted(arch, key), **{name: truth.accuracy[key] for name in self.proxy.proxies}}
-                latency_ms = truth.latency[key] if oracle == "latency" else None
+                latency_ms = truth.latency[key] if oracle in ("latency", "both") else None
                 metrics = evaluate(arch, self.space, self.proxy, self.data, profile, scores=scores,
                                    latency_ms=latency_ms)
-                if oracle != "accuracy":
+                if not told_accuracy:
                     self.scores[key] = metrics.scores
                 out.append(metrics)
             return out
@@ -124,11 +125,17 @@ def main() -> None:
     parser.add_argument("--accuracy", type=Path, default=nb201_proxies.DEFAULT_ACCURACY)
     parser.add_argument("--proxies", help="the objective's proxies, comma-separated (default: the search's)")
     parser.add_argument("--ensemble", action="store_true", help="rank the --proxies by the search's ensemble")
+    parser.add_argument("--strategies", default=DEFAULT_STRATEGY,
+                        help=f"strategies of every way but random, comma-separated (default {DEFAULT_STRATEGY})")
+    parser.add_argument("--ways", default=",".join(WAYS), help=f"which of {', '.join(WAYS)} to run")
+    parser.add_argument("--section", default="nb201_truth", help="the docs section --write fills")
     args = parser.parse_args()
     if not args.accuracy.exists():
         parser.error(f"--accuracy: {args.accuracy} does not exist")
     known, archs, latency = help_latency.load(args.latency)
     devices = h.names(parser, args.devices, known, "--devices")
+    strategies = h.names(parser, args.strategies, STRATEGIES, "--strategies")
+    columns = plan(h.names(parser, args.ways, WAYS, "--ways"), strategies)
     accuracy = {arch: row["cifar10"] for arch, row in nb201_proxies.load_accuracy(args.accuracy).items()}
     space = searchspaces.get("nasbench201")
     try:
@@ -140,45 +147,67 @@ def main() -> None:
     kit = choose_networks(space, reference_table("nasbench201"), args.measured, seed=0)
     where = {arch: i for i, arch in enumerate(archs)}
     timer = h.Timer()
-    plain = [front_of(DEFAULT_STRATEGY, args.budget, seed, cached.on(default), proxy) for seed in range(args.seeds)]
-    print(f"default device ({default.device.name}): {args.seeds} searches ({timer.seconds:.0f} s)",
-          flush=True)
+    searches = lambda strategy, evaluator: [front_of(strategy, args.budget, seed, evaluator, proxy)  # noqa: E731
+                                            for seed in range(args.seeds)]
+    plain = {label: searches(strategy, cached.on(default)) for label, (strategy, oracle) in columns.items()
+             if oracle == "default device"}
+    if plain:
+        print(f"default device ({default.device.name}): {args.seeds} searches per strategy ({timer.seconds:.0f} s)",
+              flush=True)
     rows = []
     for device in devices:
         column = known.index(device)
         truth = Truth(archs, accuracy, latency[:, column])
         profile = fit_profile("nasbench201", [(a, latency[where[a], column]) for a in kit],
                               device=device.replace("_", "-"), bank_exclude={help_latency.family(device)})
-        runs = {"fitted": (DEFAULT_STRATEGY, None), "random": ("random", None),
-                "true latency": (DEFAULT_STRATEGY, "latency"), "true accuracy": (DEFAULT_STRATEGY, "accuracy")}
-        fronts = {way: [front_of(strategy, args.budget, s, cached.on(profile, truth, oracle), proxy)
-                        for s in range(args.seeds)] for way, (strategy, oracle) in runs.items()}
-        fronts["default device"] = plain
+        fronts = {label: plain[label] if oracle == "default device" else
+                  searches(strategy, cached.on(profile, truth, oracle))
+                  for label, (strategy, oracle) in columns.items()}
         row = {"device": device, "true_front": len(truth.front)}
-        for way, found in fronts.items():
+        for label, found in fronts.items():
             scored = np.array([truth.score(front) for front in found])
-            row[way] = (scored[:, 0].mean(), scored[:, 0].min(), scored[:, 1].mean(),
-                        np.mean([len(front) for front in found]))
+            row[label] = (scored[:, 0].mean(), scored[:, 0].min(), scored[:, 1].mean())
         rows.append(row)
-        print(f"{device}: " + "; ".join(f"{way} {row[way][0]:.3f} (worst {row[way][1]:.3f}), "
-                                        f"{row[way][2]:.1f}/{len(truth.front)} true-front cells" for way in WAYS)
+        print(f"{device}: " + "; ".join(f"{label} {row[label][0]:.3f} (worst {row[label][1]:.3f}), "
+                                        f"{row[label][2]:.1f}/{len(truth.front)} true-front cells" for label in columns)
               + f" ({timer.seconds:.0f} s, {len(cached.scores)} cells scored)", flush=True)
-    text = table(rows)
+    text = table(rows, list(columns))
     print("\n" + text)
     flags = f" --proxies {args.proxies}" + (" --ensemble" if args.ensemble else "") if args.proxies else ""
+    flags += f" --strategies {args.strategies}" if strategies != [DEFAULT_STRATEGY] else ""
+    flags += f' --ways "{args.ways}"' if list(columns) != list(WAYS) else ""
     command = f"bench/nb201_truth.py --budget {args.budget} --seeds {args.seeds} --measured {args.measured}{flags}"
     note = (f"`{command}`: per device, registered from the {args.measured} cells `nas kit` picks (their "
             "true latencies; the device's family left out of the fit's bank), then "
-            f"{args.budget}-candidate searches with the default strategy ({DEFAULT_STRATEGY}) and the objective "
-            f"{objective(proxy)} (real CIFAR-10 images, no training), seeds 0..{args.seeds - 1}. Each front is "
-            "scored with the cells' true CIFAR-10 test accuracy and true latency: its hypervolume as a share of "
-            "the true front's over all 15,625 cells (reference point: the true front's worst accuracy and worst "
-            "latency); each cell of the table: its mean (worst) over the seeds; the true-front cells it holds. "
-            f"\"Default device\": the same search on the default profile ({default.device.name}), what a user "
-            "gets without registering the device. \"True latency\" and \"true accuracy\": the same search told "
-            "the device's true latency instead of the fitted profile's, or the true accuracy instead of the "
-            "proxy: what each estimate costs.")
-    h.publish(args, "nb201_truth", "Truth check: searched fronts on real devices (NAS-Bench-201)", note + "\n\n" + text)
+            f"{args.budget}-candidate searches ({', '.join(strategies)}; the default is {DEFAULT_STRATEGY}) with "
+            f"the objective {objective(proxy)} (real CIFAR-10 images, no training), seeds 0..{args.seeds - 1}. "
+            "Each front is scored with the cells' true CIFAR-10 test accuracy and true latency: its hypervolume "
+            "as a share of the true front's over all 15,625 cells (reference point: the true front's worst "
+            "accuracy and worst latency); each cell of the table: its mean (worst) over the seeds; the "
+            f"true-front cells it holds. \"Default device\": the same search on the default profile "
+            f"({default.device.name}), what a user gets without registering the device. \"True latency\", "
+            "\"true accuracy\" and \"true both\": the same search told the device's true latency instead of the "
+            "fitted profile's, the true accuracy instead of the proxy, or both: what each estimate costs, and "
+            "what the search itself loses at this budget.")
+    title = "Truth check: searched fronts on real devices (NAS-Bench-201)"
+    if list(columns) != list(WAYS):
+        title += f": {args.ways}, by strategy"
+    h.publish(args, args.section, title, note + "\n\n" + text)
+
+
+def plan(ways: list[str], strategies: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The table's columns: a label for each way and strategy, with the strategy and what the search is
+    told (None: its estimates; "default device": the default profile; else the oracle)."""
+    told = {"fitted": None, "default device": "default device", "true latency": "latency",
+            "true accuracy": "accuracy", "true both": "both"}
+    columns = {}
+    for way in ways:
+        if way == "random":
+            columns[way] = ("random", None)
+            continue
+        for strategy in strategies:
+            columns[way if len(strategies) == 1 else f"{way}, {strategy}"] = (strategy, told[way])
+    return columns
 
 
 def objective(proxy: ProxyConfig) -> str:
@@ -186,14 +215,14 @@ def objective(proxy: ProxyConfig) -> str:
     return f"the log-rank ensemble of {named}" if proxy.ensemble else named
 
 
-def table(rows: list[dict]) -> str:
-    header = ["device", "true front (cells)", *WAYS]
+def table(rows: list[dict], labels: list[str]) -> str:
+    bold = lambda label, text: f"**{text}**" if label.startswith("fitted") else text  # noqa: E731
     cells = [[row["device"], str(row["true_front"]),
-              *(f"{'**' if way == 'fitted' else ''}{row[way][0]:.3f}{'**' if way == 'fitted' else ''} "
-                f"({row[way][1]:.3f}); {row[way][2]:.1f}" for way in WAYS)] for row in rows]
-    means = [np.mean([row[way][0] for row in rows]) for way in WAYS]
-    cells.append(["mean", "", *(f"{value:.3f}" for value in means)])
-    return "\n".join(h.table(header, cells))
+              *(f"{bold(label, f'{row[label][0]:.3f}')} ({row[label][1]:.3f}); {row[label][2]:.1f}"
+                for label in labels)]
+             for row in rows]
+    cells.append(["mean", "", *(f"{np.mean([row[label][0] for row in rows]):.3f}" for label in labels)])
+    return "\n".join(h.table(["device", "true front (cells)", *labels], cells))
 
 
 if __name__ == "__main__":
