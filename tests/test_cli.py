@@ -37,9 +37,9 @@ def invoke_nas(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str)
         get_settings.cache_clear()
 
 
-def test_spaces_json_lists_the_four_spaces_with_sizes():
-    result = run_nas("spaces", "--json")
-    assert result.returncode == 0, result.stderr
+def test_spaces_json_lists_the_four_spaces_with_sizes(monkeypatch):
+    result = invoke_nas(monkeypatch, {}, "spaces", "--json")
+    assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert set(rows) == {"shufflenetv2", "mobilenetv3", "metaformer", "nasbench201"}
     assert rows["nasbench201"]["size"] == 15625
@@ -47,9 +47,9 @@ def test_spaces_json_lists_the_four_spaces_with_sizes():
     assert all(row["size"] > 1000 for row in rows.values())
 
 
-def test_spaces_table_names_every_space():
-    result = run_nas("spaces")
-    assert result.returncode == 0, result.stderr
+def test_spaces_table_names_every_space(monkeypatch):
+    result = invoke_nas(monkeypatch, {}, "spaces")
+    assert result.exit_code == 0, result.output
     for name in ("shufflenetv2", "mobilenetv3", "metaformer", "nasbench201"):
         assert name in result.stdout
 
@@ -93,9 +93,9 @@ def test_serve_on_a_port_in_use_fails_at_once_naming_the_flag():
     assert "Traceback" not in result.stderr and "Started server process" not in result.stderr
 
 
-def test_proxies_json_lists_every_proxy():
-    result = run_nas("proxies", "--json")
-    assert result.returncode == 0, result.stderr
+def test_proxies_json_lists_every_proxy(monkeypatch):
+    result = invoke_nas(monkeypatch, {}, "proxies", "--json")
+    assert result.exit_code == 0, result.output
     names = [row["name"] for row in json.loads(result.stdout)]
     assert {"synflow", "naswot", "zico", "zen", "params", "macs"} <= set(names)
 
