@@ -1,6 +1,7 @@
-"""End to end: a real ``nas serve`` (uvicorn on a loopback port, its own local Ray) on SQLite and on
-PostgreSQL, driven over HTTP as a user would: submit, watch progress, read the front, export a network
-and run it with ONNX Runtime, cancel, bad inputs; then a crash of the service mid-search."""
+"""End to end: a real ``nas serve`` (uvicorn on a loopback port, its own local Ray) driven over HTTP as
+a user would: on PostgreSQL, submit, watch progress, read the front, export a network and run it with
+ONNX Runtime, cancel, bad inputs (one service for the three); on SQLite, a crash of the service
+mid-search and its restart."""
 
 from __future__ import annotations
 
@@ -20,10 +21,17 @@ def service(services, database_url):
     return services({"DATABASE_URL": database_url, "NAS_MAX_CONCURRENT_SEARCHES": "2"})
 
 
-# The user session on PostgreSQL, production's database; SQLite's (what `make run` uses) is the README's
-# curl session (tests/e2e/test_readme_curl.py) and the restart below. Storage runs on both in tests/storage.
-@pytest.mark.backends("postgresql")
-def test_a_user_session(service):
+@pytest.fixture(scope="module")
+def shared(module_services, postgres):
+    """One service on PostgreSQL, production's database, for the scenarios that leave it running: the
+    user session, a cancel and bad inputs, in that order. SQLite's (what `make run` uses) is the README's
+    curl session (tests/e2e/test_readme_curl.py) and the restart below; storage runs on both in tests/storage."""
+    return module_services({"DATABASE_URL": postgres.url(postgres.new_database()),
+                            "NAS_MAX_CONCURRENT_SEARCHES": "2"})
+
+
+def test_a_user_session(shared):
+    service = shared
     health = service.client.get("/health").json()
     assert health["status"] == "ok" and health["ray"]["address"] == "local" and health["ray"]["cpus"] >= 1
 
@@ -59,9 +67,8 @@ def test_a_user_session(service):
     assert described["arch"] == best["arch"] and described["params"] == best["params"]
 
 
-# Each scenario below runs on one database, since storage is tested on both by tests/storage.
-@pytest.mark.backends("postgresql")
-def test_cancel_keeps_what_was_found(service):
+def test_cancel_keeps_what_was_found(shared):
+    service = shared
     search_id = service.client.post("/searches", json={"space": "nasbench201", "budget": 5000}).json()["id"]
     wait_until(lambda: service.search(search_id)["evaluated"] >= 16, 120, "16 candidates")
     cancelled = service.client.post(f"/searches/{search_id}/cancel")
@@ -79,9 +86,9 @@ def test_cancel_keeps_what_was_found(service):
 JSON = {"content-type": "application/json"}
 
 
-@pytest.mark.backends("sqlite")
-def test_bad_inputs_are_4xx_naming_the_field(service):
-    client = service.client
+def test_bad_inputs_are_4xx_naming_the_field(shared):
+    client = shared.client
+    before = client.get("/searches").json()
     checks = [
         (client.post("/searches", json={"space": "mobilenetv3", "budget": 0}), 422, "budget"),
         (client.post("/searches", json={"space": "vgg"}), 422, "space"),
@@ -98,7 +105,7 @@ def test_bad_inputs_are_4xx_naming_the_field(service):
     for response, status, named in checks:
         assert response.status_code == status, (response.request.url, response.text)
         assert named in response.text, (response.request.url, response.text)
-    assert client.get("/searches").json() == []
+    assert [search["id"] for search in client.get("/searches").json()] == [search["id"] for search in before]
 
 
 @pytest.mark.backends("sqlite")
