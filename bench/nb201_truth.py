@@ -173,9 +173,18 @@ def main() -> None:
               + f" ({timer.seconds:.0f} s, {len(cached.scores)} cells scored)", flush=True)
     text = table(rows, list(columns))
     print("\n" + text)
+    note = describe(args, strategies, list(columns), proxy, default.device.name)
+    title = "Truth check: searched fronts on real devices (NAS-Bench-201)"
+    if list(columns) != list(WAYS):
+        title += f": {args.ways}, by strategy"
+    h.publish(args, args.section, title, note + "\n\n" + text)
+
+
+def describe(args, strategies: list[str], labels: list[str], proxy: ProxyConfig, default_device: str) -> str:
+    """The section's note: the command that made the table, and how to read it."""
     flags = f" --proxies {args.proxies}" + (" --ensemble" if args.ensemble else "") if args.proxies else ""
     flags += f" --strategies {args.strategies}" if strategies != [DEFAULT_STRATEGY] else ""
-    flags += f' --ways "{args.ways}"' if list(columns) != list(WAYS) else ""
+    flags += f' --ways "{args.ways}"' if labels != list(WAYS) else ""
     command = f"bench/nb201_truth.py --budget {args.budget} --seeds {args.seeds} --measured {args.measured}{flags}"
     note = (f"`{command}`: per device, registered from the {args.measured} cells `nas kit` picks (their "
             "true latencies; the device's family left out of the fit's bank), then "
@@ -185,14 +194,11 @@ def main() -> None:
             "as a share of the true front's over all 15,625 cells (reference point: the true front's worst "
             "accuracy and worst latency); each cell of the table: its mean (worst) over the seeds; the "
             f"true-front cells it holds. \"Default device\": the same search on the default profile "
-            f"({default.device.name}), what a user gets without registering the device. \"True latency\", "
+            f"({default_device}), what a user gets without registering the device. \"True latency\", "
             "\"true accuracy\" and \"true both\": the same search told the device's true latency instead of the "
             "fitted profile's, the true accuracy instead of the proxy, or both: what each estimate costs, and "
             "what the search itself loses at this budget.")
-    title = "Truth check: searched fronts on real devices (NAS-Bench-201)"
-    if list(columns) != list(WAYS):
-        title += f": {args.ways}, by strategy"
-    h.publish(args, args.section, title, note + "\n\n" + text)
+    return note
 
 
 def plan(ways: list[str], strategies: list[str]) -> dict[str, tuple[str, str | None]]:
