@@ -28,6 +28,7 @@ from nas.proxies.grouped_conv import cheap_double_backward
 # Activation modules whose inputs give NASWOT's binary codes (the reference hooks ReLUs; other
 # activations are piecewise the same test, "is the unit on").
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.GELU, nn.SiLU, nn.LeakyReLU)
+PATTERN_SAMPLES = 16  # SWAP's patterns span its paper's batch of 16 (why: nas.proxies.swap)
 
 
 @dataclass
@@ -126,9 +127,10 @@ def _record_codes(model: nn.Module, kernel: np.ndarray) -> list[Any]:
 
 def _record_patterns(model: nn.Module, patterns: list[np.ndarray]) -> list[Any]:
     """Hooks adding each activation's sample-wise patterns (SWAP) to ``patterns``: for every unit of its
-    input, which samples turn it on (input > 0), packed eight samples to a byte."""
+    input, which of the batch's first ``PATTERN_SAMPLES`` samples turn it on (input > 0), packed eight
+    samples to a byte."""
     def record_patterns(module, args):
-        on = (args[0].detach().flatten(1) > 0).T.contiguous().numpy()  # (units, samples)
+        on = (args[0].detach()[:PATTERN_SAMPLES].flatten(1) > 0).T.contiguous().numpy()  # (units, samples)
         patterns.append(np.packbits(on, axis=1))
 
     return [m.register_forward_pre_hook(record_patterns) for m in model.modules() if isinstance(m, ACTIVATIONS)]

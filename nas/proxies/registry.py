@@ -22,6 +22,7 @@ class ProxySpec:
     needs_labels: bool
     needs_data: bool
     shared: frozenset[str]
+    revision: int = 1  # raised when the score's definition changes: cached scores of another are not reused
 
     def describe(self) -> dict:
         return {
@@ -43,8 +44,10 @@ def proxy(
     labels: bool = False,
     data: bool = True,
     shared: tuple[str, ...] = (),
+    revision: int = 1,
 ) -> Callable[[Callable[["ProxyContext"], float]], Callable[["ProxyContext"], float]]:
-    """Register ``fn(context) -> float`` under ``name``; a second proxy with that name is an error."""
+    """Register ``fn(context) -> float`` under ``name``; a second proxy with that name is an error.
+    ``revision`` counts changes of what the score means (the score cache keys on it)."""
     unknown = set(shared) - CAPTURES
     if unknown:
         raise ValueError(f"proxy {name!r}: unknown shared captures {sorted(unknown)}")
@@ -52,7 +55,7 @@ def proxy(
     def register(fn: Callable[["ProxyContext"], float]) -> Callable[["ProxyContext"], float]:
         if name in _PROXIES:
             raise ValueError(f"proxy {name!r} is already registered")
-        _PROXIES[name] = ProxySpec(name, fn, description, labels, data, frozenset(shared))
+        _PROXIES[name] = ProxySpec(name, fn, description, labels, data, frozenset(shared), revision)
         return fn
 
     return register

@@ -56,6 +56,18 @@ def test_units_of_a_feature_map_are_its_channels_at_each_position():
     assert swap_of(lambda: model, torch.tensor([[1.0, -1.0], [1.0, -1.0]]).reshape(2, 1, 1, 2)) == 2.0
 
 
+def test_only_the_first_16_samples_of_a_batch_make_patterns():
+    """The hand layer's 16 first samples repeat SAMPLES four times (the same five patterns, now 16 bits
+    long); a 17th sample, (-1, 1), would split x2 from 3 x2 (on) and -x1 from -x1 - x2 (on, off):
+    counted, it would make 6. Only 16 are read, as the paper's batch."""
+    model = hand_linear(nn.ReLU())
+    first = SAMPLES.repeat(4, 1)
+    assert swap_of(lambda: model, first.reshape(16, 1, 1, 2)) == 5.0
+    wider = torch.cat([first, torch.tensor([[-1.0, 1.0]])])
+    assert swap_of(lambda: model, wider.reshape(17, 1, 1, 2)) == 5.0
+    assert distinct_patterns([np.packbits((wider @ WEIGHTS.T > 0).T.numpy(), axis=1)]) == 6
+
+
 def test_patterns_of_all_activations_are_counted_together():
     """A second ReLU on 2 x (the first's output) repeats its five patterns; a third on (x1 - x2, -x1),
     (1, -1, -1, 0) and (-1, 0, 1, -1), adds 1000 (new) and 0010 (seen): 6."""
@@ -135,3 +147,16 @@ def test_swap_and_naswot_share_one_forward():
     build = lambda: nn.Sequential(nn.Flatten(), linear, nn.ReLU(), nn.Linear(6, 3))  # noqa: E731
     proxies.compute(build, torch.randn(5, 1, 2, 2), None, ["swap", "naswot"])
     assert len(calls) == 1
+
+
+def test_a_revised_proxy_gets_a_new_score_cache_key(monkeypatch):
+    from dataclasses import replace
+
+    from nas.evaluate import ProxyConfig
+    from nas.proxies import registry
+
+    with_swap, without = ProxyConfig(proxies=("swap",)), ProxyConfig(proxies=("naswot",))
+    keys = with_swap.key(), without.key()
+    assert registry.get("swap").revision == 2  # counted over 16 samples: scores of revision 1 are not reused
+    monkeypatch.setitem(registry._PROXIES, "swap", replace(registry.get("swap"), revision=3))
+    assert with_swap.key() != keys[0] and without.key() == keys[1]
