@@ -28,24 +28,12 @@ from torch import nn
 
 import searchspaces
 from nas.proxies import cifar10_data
+from nas.proxies.zen import gaussian_init  # the same re-draw as the reference's: N(0, 1), norms at 1 and 0
 from nas.stats import spearman
 
 SCORES = h.ROOT / "bench/results/nb201_proxies.jsonl"
 MUS = np.linspace(100, 1600, 31)  # thousands of parameters: NAS-Bench-201 cells hold 73 k to 1,073 k
 SIGMAS = np.logspace(3, 7, 21)
-
-
-def gaussian_init(network: nn.Module) -> None:
-    """The reference's re-draw: conv and linear weights from N(0, 1), biases 0, norms at 1 and 0."""
-    with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.normal_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)) and module.affine:
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
 
 
 def reference_count(network: nn.Module, images: torch.Tensor, repeats: int) -> float:
