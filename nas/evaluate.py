@@ -67,8 +67,8 @@ class ProxyConfig:
     def key(self) -> str:
         """What identifies these settings in the score cache (same key: same scores)."""
         settings = {**asdict(self), "proxies": sorted(self.computed), "v": 1}
-        revised = {name: proxy_registry.get(name).revision for name in self.computed
-                   if proxy_registry.get(name).revision != 1}
+        revisions = {name: proxy_registry.get(name).revision for name in self.computed}
+        revised = {name: revision for name, revision in revisions.items() if revision != 1}
         if revised:  # only then: the keys of sets of first-revision proxies stay as they were
             settings["revisions"] = revised
         settings.pop("ensemble")  # how scores combine, not what they are

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nas.errors import InvalidField
 from nas.latency.schema import DEVICE_NAME_PATTERN
-from nas.settings import KEY_PREFIX as PREFIX
-from nas.settings import MAX_KEY_CHARS
+from nas.settings import KEY_PREFIX, MAX_KEY_CHARS
 from nas.storage import convert, lookups
 from nas.storage.models import ApiKey, utcnow
 from nas.storage.records import ROLES, AlreadyExists, KeyRecord, NotFound
@@ -27,7 +26,7 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often
 
 
 def new_key() -> str:
-    return PREFIX + secrets.token_urlsafe(32)
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def digest(key: str) -> str:
@@ -73,7 +72,7 @@ class KeyRepository:
 
     def authenticate(self, key: str) -> KeyRecord | None:
         """The live key whose text is ``key``; None for an unknown or revoked one."""
-        if not isinstance(key, str) or not key.startswith(PREFIX) or len(key) > MAX_KEY_CHARS:
+        if not isinstance(key, str) or not key.startswith(KEY_PREFIX) or len(key) > MAX_KEY_CHARS:
             return None
         wanted = digest(key)
         with self._sessions.begin() as session:

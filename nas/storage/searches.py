@@ -146,7 +146,7 @@ class SearchRepository:
         it is queued or running (cancel it first), ``NotFound`` for an unknown id."""
         with self._sessions.begin() as session:
             search = lookups.search(session, search_id, lock=True)
-            if search.status in ("queued", "running"):
+            if search.status not in FINAL_STATUSES:
                 raise InvalidTransition(f"search {search_id} is {search.status}: cancel it first")
             record = convert.search(search)
             session.execute(delete(Candidate).where(Candidate.search_id == search_id))

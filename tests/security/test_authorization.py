@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -201,10 +200,7 @@ def test_shipped_devices_take_no_profile_from_anyone(service):
 
 def test_a_dataset_records_its_owner(service):
     client, keys, _ = service
-    from tests.datasets.test_calibration import images, npz
-
-    body = npz(images=images(n=8, side=16), labels=np.arange(8) % 2)
-    made = client.post("/api/v1/datasets", files={"file": ("d.npz", body)}, data={"name": "alices-set"},
+    made = client.post("/api/v1/datasets", files={"file": ("d.npz", _npz())}, data={"name": "alices-set"},
                        headers=_headers(keys, "owner"))
     assert made.status_code == 201, made.text
     assert client.get("/api/v1/datasets/alices-set", headers=_headers(keys, "viewer")).json()["owner"] == "alice"
