@@ -166,6 +166,11 @@ class SearchSpace(ABC):
         of its blocks (``structure_feature_names``, each present); none by default."""
         return {}
 
+    def constant_output(self, arch: Arch) -> bool:
+        """Whether the network's output cannot depend on its input (a converter may fold it away
+        whole); never, by default."""
+        return False
+
     def part_blocks(self, part: str, num_classes: int | None = None) -> list[str]:
         """The block keys of one part of ``block_parts``; ``ValueError`` for a part of a bad string."""
         return self.blocks(self.decode(part), num_classes)

@@ -70,7 +70,8 @@ MEANINGS = {
     "calibration.kind_scales": "one scale per block kind (`*`), for exactly the kinds of the profile's keys "
                                "(see \"Per-kind scales\")",
     "calibration.structure": "schema 4: one coefficient per structural feature of the space "
-                             "(`space.structure_feature_names`; NAS-Bench-201: `cut_off`, `dead_<op>`)",
+                             "(`space.structure_feature_names`; NAS-Bench-201: `cut_off`, `dead_<op>`, "
+                             "`no_output`, `unread_<op>`)",
     "calibration.networks": "the networks the fit used",
     "calibration.networks[].arch": "the network's canonical string",
     "calibration.networks[].measured_ms": "its time, measured end to end",

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
 import pytest
 
 import searchspaces
-from nas.latency import MeasurementError, fit_profile, predict_many, read_shipped, validate_profile
-from nas.latency import linear
+from nas.latency import (
+    MeasurementError,
+    fit_profile,
+    linear,
+    predict_many,
+    read_shipped,
+    validate_profile,
+)
 from nas.latency.bank import bank_prior, read_bank
 from nas.latency.shipped import DEFAULT_DEVICE
 from nas.stats import spearman
-
+from searchspaces.nasbench201 import OPS, unread_edges
 
 CUT_OFF = ("|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|none~2|",
            "|skip_connect~0|+|avg_pool_3x3~0|none~1|+|none~0|none~1|none~2|")
@@ -93,11 +100,26 @@ def test_nasbench201_leans_on_the_bank_and_an_evaluation_can_leave_a_device_out(
 def test_a_cut_off_cell_is_a_structural_feature_of_nasbench201():
     space = searchspaces.get("nasbench201")
     cut = space.decode("|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|none~2|")
-    assert space.structure_features(cut) == {"cut_off": 1.0, "dead_skip_connect": 0.0, "dead_nor_conv_1x1": 15.0,
-                                             "dead_nor_conv_3x3": 15.0, "dead_avg_pool_3x3": 0.0}
+    assert space.structure_features(cut) == {
+        "cut_off": 1.0, "dead_skip_connect": 0.0, "dead_nor_conv_1x1": 15.0, "dead_nor_conv_3x3": 15.0,
+        "dead_avg_pool_3x3": 0.0, "no_output": 1.0, "unread_skip_connect": 0.0, "unread_nor_conv_1x1": 15.0,
+        "unread_nor_conv_3x3": 15.0, "unread_avg_pool_3x3": 0.0}
     dead_branch = space.decode("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
     assert space.structure_features(dead_branch)["cut_off"] == 0.0
     assert space.structure_features(dead_branch)["dead_nor_conv_3x3"] == 15.0
+    assert space.structure_features(dead_branch)["unread_nor_conv_3x3"] == 15.0
+
+
+def test_an_op_on_a_zero_node_is_dead_but_still_read_by_the_output():
+    """Node 1 gets only a zero edge, and node 3 reads a 3x3 conv of it: no chain from the input reaches
+    the output (cut off, the conv dead), yet the conv's result is read (not unread, an output)."""
+    space = searchspaces.get("nasbench201")
+    zero_fed = space.decode("|none~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|nor_conv_3x3~1|none~2|")
+    features = space.structure_features(zero_fed)
+    assert features["cut_off"] == 1.0 and features["no_output"] == 0.0
+    assert features["dead_nor_conv_3x3"] == 30.0 and features["dead_skip_connect"] == 15.0
+    # node 2 (a conv of the input, a skip of node 1) feeds nothing; node 1's conv feeds the output
+    assert features["unread_nor_conv_3x3"] == 15.0 and features["unread_skip_connect"] == 15.0
 
 
 def test_too_few_or_bad_measurements_are_refused_naming_the_row():
@@ -110,3 +132,29 @@ def test_too_few_or_bad_measurements_are_refused_naming_the_row():
         fit_profile("nasbench201", rows)
     with pytest.raises(KeyError, match="unknown search space"):
         fit_profile("no-such-space", [(a, 1.0) for a in archs])
+
+
+def test_a_device_that_prunes_unread_work_is_fitted_where_a_zero_fed_op_still_runs():
+    """A made-up converter in the way of HW-NAS-Bench's Pixel 3: it drops every edge whose result
+    nothing reads and folds a network whose cells send only zeros to their output, but runs an op fed
+    by a zero node. Fitted from 40 cells, the cells such an op keeps running (cut off by the other
+    reading) are predicted at their cost, not folded."""
+    space = searchspaces.get("nasbench201")
+    reference = read_shipped(DEFAULT_DEVICE, "nasbench201")
+    table = linear.floored(reference)
+    plan = linear.design(table, space)
+    everything = [space.encode(arch) for arch in itertools.product(OPS, repeat=6)]
+    kept = []
+    for text in everything:
+        arch = space.decode(text)
+        kept.append(space.encode(tuple("none" if idle else op for op, idle in zip(arch, unread_edges(arch)))))
+    truth = linear.features(table, plan, kept, space)[:, 1:1 + len(plan.kinds)] @ plan.kind_means
+    silent = np.array([space.structure_features(space.decode(t))["no_output"] == 1.0 for t in everything])
+    truth[silent] = 0.01 * np.median(truth)
+    zero_fed = np.array([space.structure_features(space.decode(t))["cut_off"] == 1.0 for t in everything]) & ~silent
+    rng = np.random.default_rng(11)
+    picked = np.r_[rng.choice(np.flatnonzero(~zero_fed), 36, replace=False), rng.choice(np.flatnonzero(zero_fed), 4)]
+    fitted = fit_profile("nasbench201", [(everything[i], truth[i]) for i in picked], reference=reference)
+    predicted = predict_many(fitted, everything)
+    assert np.median(np.abs(predicted[zero_fed] / truth[zero_fed] - 1)) < 0.05
+    assert spearman(predicted, truth) > 0.98

@@ -63,6 +63,17 @@ def test_the_choice_spans_the_latency_range_and_every_edge_operation():
     assert len(set(bins.tolist())) == N
 
 
+def test_a_network_whose_output_cannot_depend_on_its_input_is_never_in_a_kit():
+    space = searchspaces.get(SPACE)
+    zero_fed = "|none~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|nor_conv_3x3~1|none~2|"
+    assert space.constant_output(space.decode(zero_fed))
+    assert not space.constant_output(space.decode("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|"))
+    pool = draw_pool(space, 2000, resolution=None, seed=4)
+    assert len(pool) == 2000 and not any(space.constant_output(space.decode(arch)) for arch in pool)
+    chosen = choose_networks(space, default_profile(SPACE), 20, seed=4)
+    assert not any(space.constant_output(space.decode(arch)) for arch in chosen)
+
+
 def test_a_resolution_is_kept_and_a_missing_one_refused(tmp_path):
     space, reference = searchspaces.get("mobilenetv3"), default_profile("mobilenetv3")
     chosen = choose_networks(space, reference, 5, resolution=160, seed=1)
