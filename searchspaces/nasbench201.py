@@ -193,8 +193,8 @@ class NASBench201Space(SearchSpace):
     # by the same rule. Two readings, each counted over the network's 15 cells per operation:
     # ``cut_off``/``dead_<op>``, the edges on no chain of non-zero edges from the input to the output;
     # ``no_output``/``unread_<op>``, the edges on no such chain to the output only (an op on a zero node
-    # still runs). A fit weighs them per device. On those two devices the second reading lifts the
-    # Spearman of a linear fit on all cells from 0.90 to 0.97 (bench/help_latency.py --ceilings).
+    # still runs). A fit weighs them per device. On those two devices the second reading, with a fit on
+    # absolute errors, lifts the Spearman of a fit on all cells from 0.90 to 0.97 (help_latency.py).
     structure_feature_names = ("cut_off", *(f"dead_{op}" for op in OPS[1:]),
                                "no_output", *(f"unread_{op}" for op in OPS[1:]))
     default_num_classes = 10

@@ -9,7 +9,7 @@ fastest and slowest predicted networks, and between near-equal gains it prefers 
 latency quantile bin not yet covered, so the kit spans the latency range as well as the kinds.
 Networks whose output cannot depend on their input (``space.constant_output``) are never chosen: a
 converter may fold them to nothing, and on HW-NAS-Bench's Pixel 3 and Raspberry Pi 4 a kit of 20 that
-held them ranked the other cells at 0.84 and 0.77 against 0.97 without them (bench/device_fit.py).
+held them ranked the other cells at 0.83 and 0.77 against 0.97 without them (bench/device_fit.py).
 
 The kit folder holds ``net_XX.onnx`` (the networks, batch 1 at their resolution), ``kit.json`` (what
 each file is) and ``measure.py`` (``nas.latency.kit_measure``: times them with ONNX Runtime alone).
