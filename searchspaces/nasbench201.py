@@ -67,13 +67,10 @@ def make_op(op: str, channels: int) -> nn.Module:
 def live_edges(arch: NB201Arch) -> tuple[list[bool], bool]:
     """Per edge, whether it lies on a chain of non-``none`` edges from the cell's input (node 0) to its
     output (node 3); and whether any such chain exists (else the cell is cut off)."""
-    reached, feeds = {0}, {3}
+    reached, feeds = {0}, _feeding(arch)
     for target in (1, 2, 3):
         if any(op != "none" and dst == target and src in reached for (dst, src), op in zip(EDGES, arch)):
             reached.add(target)
-    for source in (2, 1, 0):
-        if any(op != "none" and src == source and dst in feeds for (dst, src), op in zip(EDGES, arch)):
-            feeds.add(source)
     live = [op != "none" and src in reached and dst in feeds for (dst, src), op in zip(EDGES, arch)]
     return live, 3 in reached
 
@@ -81,11 +78,17 @@ def live_edges(arch: NB201Arch) -> tuple[list[bool], bool]:
 def unread_edges(arch: NB201Arch) -> list[bool]:
     """Per edge, whether its result is read by nothing: no chain of non-``none`` edges carries it to
     the cell's output (node 3), whatever reaches its own input."""
+    feeds = _feeding(arch)
+    return [op != "none" and dst not in feeds for (dst, src), op in zip(EDGES, arch)]
+
+
+def _feeding(arch: NB201Arch) -> set[int]:
+    """The nodes from which a chain of non-``none`` edges leads to the cell's output (node 3)."""
     feeds = {3}
     for source in (2, 1, 0):
         if any(op != "none" and src == source and dst in feeds for (dst, src), op in zip(EDGES, arch)):
             feeds.add(source)
-    return [op != "none" and dst not in feeds for (dst, src), op in zip(EDGES, arch)]
+    return feeds
 
 
 def cell_structure(arch: NB201Arch) -> dict[str, float]:
